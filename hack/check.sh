@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make check`: every test tier on a real cluster. Builds what is missing
+# (C code, Kubernetes binaries, images), starts the local cluster unless one
+# already runs, runs unit, integration and e2e tests, and stops the cluster
+# again if it started it. The last line printed is test/run.sh's summary.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT_DIR"
+mkdir -p _out
+set +e
+
+# The e2e tier's last test stops a cluster this run started and compares
+# the host with this snapshot; the trap only covers an early exit.
+started=0
+teardown() {
+	if [ "$started" = 1 ] && [ -d "$RUN_DIR/pids" ]; then
+		hack/cluster-down.sh >_out/cluster-down.log 2>&1 ||
+			echo "cluster-down failed; see _out/cluster-down.log" >&2
+	fi
+}
+trap teardown EXIT
+
+hack/install-build-deps.sh || exit 1
+hack/build-kube.sh || exit 1
+# A failure to build images or start the cluster is reported by the e2e
+# tier, which then fails; the other tiers still run.
+if ! hack/cluster-status.sh 2>/dev/null | grep -q ' 9 of 9 processes running'; then
+	started=1
+	hack/host-snapshot.sh >_out/host.before
+	export PGO_HOST_SNAPSHOT=$PWD/_out/host.before
+	hack/cluster-up.sh || echo "cluster-up failed; the e2e tier will fail" >&2
+fi
+hack/build-images.sh --import || echo "building or importing images failed; the e2e tier will fail" >&2
+test/run.sh unit integration e2e
