@@ -333,8 +333,16 @@ start_controllers() {
 
 start_containerd() {
 	mkdir -p "$CONTAINERD_STATE"
-	launch containerd "$CONTAINERD_SOCK" containerd --config "$STATE_DIR/config/containerd.toml"
+	# Images come only from local archives. Should a pod name an image that
+	# is not imported, the pull goes to a proxy address where nothing
+	# listens, and fails at once instead of leaving the machine.
+	launch containerd "$STATE_DIR/config/containerd.toml" env HTTP_PROXY=http://127.0.0.1:9 \
+		HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
+		containerd --config "$STATE_DIR/config/containerd.toml"
 	wait_for 60 containerd ctr --address "$CONTAINERD_SOCK" version
+	# The sandbox image must be there before the kubelet starts pods.
+	"$HACK_DIR/build-images.sh" --import pause ||
+		die "could not build or import the pause image; see the messages above"
 }
 
 start_kubelet() {

@@ -45,11 +45,14 @@ run_unit() {
 	}
 	local t name
 	for t in build/test/unit/test_*; do
-		[ -x "$t" ] || continue
+		[ -f "$t" ] && [ -x "$t" ] || continue
 		name=${t##*/}
 		CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" >"$OUT/unit/$name.tap" 2>"$OUT/unit/$name.err"
 		count "$OUT/unit/$name.tap" "unit/$name" $?
 	done
+	# The same binaries again, without sanitizers, under valgrind.
+	test/unit/valgrind.sh >"$OUT/unit/valgrind.tap" 2>"$OUT/unit/valgrind.log"
+	count "$OUT/unit/valgrind.tap" "unit/valgrind" $?
 }
 
 run_scripts() {

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the C build and its tests need.
+source "$(dirname "$0")/lib.sh"
+ensure_packages gcc make meson ninja-build pkg-config libcurl4-openssl-dev libjansson-dev \
+	libssl-dev libpq-dev libyaml-dev libcmocka-dev clang-format valgrind gcovr jq openssl

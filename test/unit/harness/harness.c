@@ -1,0 +1,47 @@
+/* Unit test helpers. See harness.h. */
+#include "harness.h"
+
+#include "common/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define HARNESS_SWEEP_MAX 100000
+
+void harnessAssertErr(const Err *err, ErrCode expected, const char *file, int line)
+{
+    if (err->code == expected)
+        return;
+    fail_msg("%s:%d: expected %s, got %s: %s", file, line, errCodeName(expected), errCodeName(err->code), err->message);
+}
+
+void harnessAssertContains(const char *str, const char *part, const char *file, int line)
+{
+    if (str != NULL && strstr(str, part) != NULL)
+        return;
+    fail_msg("%s:%d: \"%s\" does not contain \"%s\"", file, line, str ? str : "(null)", part);
+}
+
+unsigned harnessAllocSweep(HarnessOperation *op, void *arg, bool allowRecovery)
+{
+    allocUseForJansson();
+    for (unsigned nth = 1; nth < HARNESS_SWEEP_MAX; nth++) {
+        Err err;
+        errClear(&err);
+        allocFailNth(nth);
+        bool ok = op(arg, &err);
+        bool fired = allocFaultFired();
+        allocFailNth(0);
+        if (!fired) {
+            if (!ok)
+                fail_msg("operation failed without an injected fault: %s: %s", errCodeName(err.code), err.message);
+            return nth - 1;
+        }
+        if (ok && !allowRecovery)
+            fail_msg("allocation %u failed but the operation reported success", nth);
+        if (!ok && err.code != errOutOfMemory)
+            fail_msg("allocation %u failed but the operation reported %s: %s", nth, errCodeName(err.code), err.message);
+    }
+    fail_msg("allocation sweep did not finish");
+    return 0;
+}
