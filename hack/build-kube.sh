@@ -80,7 +80,7 @@ build_kube() {
 		ldflags+=" -X $pkg.gitVersion=v$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 		ldflags+=" -X $pkg.gitCommit=${commit:-unknown} -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
 	done
-	log "compiling Kubernetes v$KUBE_VERSION (a cold build takes 15-30 minutes on 2 cores)"
+	log "compiling Kubernetes v$KUBE_VERSION (a cold build takes about 10-15 minutes on 2 cores)"
 	# shellcheck disable=SC2086
 	go build -trimpath -ldflags "-s -w$ldflags" -o "$KUBE_BIN/" $pkgs ||
 		die "building Kubernetes v$KUBE_VERSION failed"
