@@ -23,7 +23,8 @@ hack/install-build-deps.sh || exit 1
 hack/build-kube.sh || exit 1
 # A failure to build images or start the cluster is reported by the e2e
 # tier, which then fails; the other tiers still run.
-if ! hack/cluster-status.sh 2>/dev/null | grep -q ' 9 of 9 processes running'; then
+status=$(hack/cluster-status.sh 2>/dev/null)
+if [[ $status != *" 9 of 9 processes running"* ]]; then
 	started=1
 	hack/host-snapshot.sh >_out/host.before
 	export PGO_HOST_SNAPSHOT=$PWD/_out/host.before

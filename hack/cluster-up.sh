@@ -59,7 +59,9 @@ alive() {
 	pid=$(cat "$PIDS/$1.pid")
 	kill -0 "$pid" 2>/dev/null || return 1
 	# A reused PID of an unrelated process does not count.
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+	local cmdline
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+	[[ $cmdline == *"$2"* ]]
 }
 
 # launch NAME MATCH COMMAND...: start COMMAND in its own session with its log
@@ -137,8 +139,9 @@ setup_network() {
 		log "creating bridge $BRIDGE with $POD_GATEWAY"
 		ip link add "$BRIDGE" type bridge
 	fi
-	ip addr show dev "$BRIDGE" | grep -q "inet $POD_GATEWAY/" ||
-		ip addr add "$POD_GATEWAY/24" dev "$BRIDGE"
+	local addresses
+	addresses=$(ip -o -4 addr show dev "$BRIDGE")
+	[[ $addresses == *" $POD_GATEWAY/"* ]] || ip addr add "$POD_GATEWAY/24" dev "$BRIDGE"
 	ip link set "$BRIDGE" up
 	sysctl -qw net.ipv4.ip_forward=1
 	# Pod traffic may go to pods, Services and this host, never further.
@@ -153,10 +156,25 @@ setup_network() {
 		iptables -A FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment pgo-local -j ACCEPT
 }
 
+# put_file PATH: write standard input to PATH only if the content differs,
+# by rename, so that a running component watching PATH (kube-proxy exits on
+# any change to its configuration) never sees a rewrite of the same text.
+put_file() {
+	local tmp
+	tmp=$(mktemp "$1.XXXXXX")
+	cat >"$tmp"
+	if cmp -s "$tmp" "$1"; then
+		rm -f "$tmp"
+	else
+		chmod 644 "$tmp"
+		mv -f "$tmp" "$1"
+	fi
+}
+
 write_configs() {
 	local cfg=$STATE_DIR/config
 	mkdir -p "$cfg" "$STATE_DIR/cni/net.d" "$STATE_DIR/cni/ipam" "$STATE_DIR/volumes"
-	cat >"$STATE_DIR/cni/net.d/10-pgo-local.conflist" <<-EOF
+	put_file "$STATE_DIR/cni/net.d/10-pgo-local.conflist" <<-EOF
 		{"cniVersion": "1.0.0", "name": "pgo-local", "plugins": [
 		  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false,
 		   "hairpinMode": true,
@@ -166,7 +184,7 @@ write_configs() {
 		  {"type": "portmap", "capabilities": {"portMappings": true}},
 		  {"type": "loopback"}]}
 	EOF
-	cat >"$cfg/containerd.toml" <<-EOF
+	put_file "$cfg/containerd.toml" <<-EOF
 		version = 2
 		root = "$CONTAINERD_ROOT"
 		state = "$CONTAINERD_STATE"
@@ -197,8 +215,8 @@ write_configs() {
 		  path = "$STATE_DIR/containerd-opt"
 	EOF
 	# Pods get no upstream resolver: only the cluster's own names resolve.
-	: >"$cfg/resolv.conf"
-	cat >"$cfg/kubelet.yaml" <<-EOF
+	put_file "$cfg/resolv.conf" </dev/null
+	put_file "$cfg/kubelet.yaml" <<-EOF
 		apiVersion: kubelet.config.k8s.io/v1beta1
 		kind: KubeletConfiguration
 		address: $API
@@ -231,7 +249,7 @@ write_configs() {
 		serializeImagePulls: false
 		staticPodPath: ""
 	EOF
-	cat >"$cfg/kube-proxy.yaml" <<-EOF
+	put_file "$cfg/kube-proxy.yaml" <<-EOF
 		apiVersion: kubeproxy.config.k8s.io/v1alpha1
 		kind: KubeProxyConfiguration
 		mode: iptables
@@ -246,7 +264,7 @@ write_configs() {
 		conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 		iptables: {masqueradeAll: false, localhostNodePorts: false}
 	EOF
-	cat >"$cfg/Corefile" <<-EOF
+	put_file "$cfg/Corefile" <<-EOF
 		$CLUSTER_DOMAIN:53 in-addr.arpa:53 ip6.arpa:53 {
 		    bind $POD_GATEWAY
 		    errors
