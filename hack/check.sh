@@ -26,6 +26,10 @@ hack/build-kube.sh || exit 1
 status=$(hack/cluster-status.sh 2>/dev/null)
 if [[ $status != *" 9 of 9 processes running"* ]]; then
 	started=1
+	# Whatever a crashed or half-started cluster left is removed first, so
+	# that the snapshot shows the host as it is without any of it.
+	hack/cluster-down.sh >_out/cluster-down.before.log 2>&1 ||
+		echo "cleaning up an earlier cluster failed; see _out/cluster-down.before.log" >&2
 	hack/host-snapshot.sh >_out/host.before
 	export PGO_HOST_SNAPSHOT=$PWD/_out/host.before
 	hack/cluster-up.sh || echo "cluster-up failed; the e2e tier will fail" >&2
