@@ -1,156 +1,244 @@
 /* postgres-operator: the operator binary.
  *
- * For now main wires the layers that exist: it reads the client configuration (a kubeconfig when --kubeconfig or
- * KUBECONFIG names one, else the in-cluster service account), starts the event loop and the API client, and asks the
- * API server for its version, logging the answer. The controllers will hang off the same loop. Exit status: 0 when
- * the API server answered, 1 on any failure, 2 on a usage error. */
+ * main reads the settings (settings.h), then builds the process on one event loop, each part in a child context of
+ * the root, in the order that makes freeing the root safe (a context frees its newest children first, and each
+ * part must go before what it uses): the client configuration, the loop, the HTTP client, the metrics registry, the
+ * API layer, the probe/metrics listener, the manager with its informer, and the reconciler. SIGTERM and SIGINT
+ * arrive through a signalfd watched by the loop: the first starts the manager's graceful shutdown (stop taking work,
+ * let reconciles in flight finish within a bound, release the Lease), a second one exits at once.
+ *
+ * Exit status: 0 after a graceful shutdown, 1 when the operator cannot start or loses its Lease, 2 on a usage
+ * error. */
+#include "cmd/observer.h"
+#include "cmd/settings.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/memctx.h"
+#include "controller/api.h"
+#include "controller/httpd.h"
+#include "controller/lease.h"
+#include "controller/manager.h"
+#include "controller/metrics.h"
 #include "kube/config.h"
 #include "kube/http.h"
 
-#include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #define OPERATOR_VERSION "0.1.0"
 
-typedef struct Options {
-    const char *kubeconfig;
-    const char *context;
-    LogLevel logLevel;
-    LogFormat logFormat;
-} Options;
+static const KubeResource postgresClusters = {"postgres-operator.crunchydata.com", "v1beta1", "postgresclusters", true};
 
-typedef struct VersionCheck {
-    const Log *log;
-    bool done;
-    bool ok;
-} VersionCheck;
+typedef struct Operator {
+    MemCtx *root;
+    Settings settings;
+    Log log;
+    KubeConfig *config;
+    Loop *loop;
+    KubeHttp *http;
+    Metrics *metrics;
+    Api *api;
+    Httpd *httpd;
+    Observer *observer;
+    Manager *manager;
+    int signalFd;
+    int signals;
+    bool forceExit;
+    char identity[LEASE_IDENTITY_MAX];
+} Operator;
 
-static void usage(FILE *out)
+static bool loadConfig(Operator *op, Err *err)
 {
-    fprintf(out, "usage: postgres-operator [--kubeconfig PATH] [--context NAME] [--log-level debug|info|warn|error]\n"
-                 "                         [--log-format text|json] [--version]\n");
-}
-
-/* Parses argv; returns -1 to go on, else the exit status. */
-static int parseOptions(int argc, char **argv, Options *options)
-{
-    static const struct option longOptions[] = {
-        {"kubeconfig", required_argument, NULL, 'k'},
-        {"context", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"log-format", required_argument, NULL, 'f'},
-        {"version", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    *options = (Options){.kubeconfig = getenv("KUBECONFIG"), .logLevel = logLevelInfo, .logFormat = logFormatText};
-    int option;
-    while ((option = getopt_long(argc, argv, "", longOptions, NULL)) != -1) {
-        switch (option) {
-            case 'k':
-                options->kubeconfig = optarg;
-                break;
-            case 'c':
-                options->context = optarg;
-                break;
-            case 'l':
-                if (!logLevelParse(optarg, &options->logLevel)) {
-                    usage(stderr);
-                    return 2;
-                }
-                break;
-            case 'f':
-                if (!logFormatParse(optarg, &options->logFormat)) {
-                    usage(stderr);
-                    return 2;
-                }
-                break;
-            case 'v':
-                printf("postgres-operator %s\n", OPERATOR_VERSION);
-                return 0;
-            case 'h':
-                usage(stdout);
-                return 0;
-            default:
-                usage(stderr);
-                return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    return -1;
-}
-
-/* KUBECONFIG may list several files; the first one is used. */
-static bool loadConfig(MemCtx *ctx, const Options *options, KubeConfig **config, Err *err)
-{
-    if (options->kubeconfig == NULL || *options->kubeconfig == '\0') {
+    const Settings *settings = &op->settings;
+    if (settings->kubeconfig == NULL) {
         KubeInClusterSource source = kubeInClusterSourceFromEnvironment();
-        return kubeConfigInCluster(ctx, &source, config, err);
+        return kubeConfigInCluster(op->root, &source, &op->config, err);
     }
-    char *first = memCtxStrNDup(ctx, options->kubeconfig, strcspn(options->kubeconfig, ":"));
-    if (first == NULL)
-        return errSet(err, errOutOfMemory, "out of memory");
-    return kubeConfigLoadFile(ctx, first, options->context, config, err);
+    return kubeConfigLoadFile(op->root, settings->kubeconfig, settings->context, &op->config, err);
+}
+
+static bool onHealthz(void *arg, const char *path, HttpdResponse *response, Err *err)
+{
+    (void)arg;
+    (void)path;
+    return strBufAppendStr(response->body, "ok\n", err);
+}
+
+/* Ready once the caches have synced. A standby replica (not holding the Lease) is ready too, as in PGO, whose
+ * readiness check is a plain ping: it serves probes and keeps a warm cache to take over from. */
+static bool onReadyz(void *arg, const char *path, HttpdResponse *response, Err *err)
+{
+    (void)path;
+    Operator *op = arg;
+    bool ready = managerReady(op->manager);
+    response->status = ready ? 200 : 503;
+    return strBufAppendStr(response->body, ready ? "ok\n" : "caches not synced\n", err);
+}
+
+static bool onMetrics(void *arg, const char *path, HttpdResponse *response, Err *err)
+{
+    (void)path;
+    Operator *op = arg;
+    response->contentType = "text/plain; version=0.0.4; charset=utf-8";
+    return metricsRender(op->metrics, response->body, err);
+}
+
+static bool onDebugCache(void *arg, const char *path, HttpdResponse *response, Err *err)
+{
+    (void)path;
+    Operator *op = arg;
+    return managerDumpCaches(op->manager, response->body, err);
+}
+
+static void onSignal(void *arg, int fd, unsigned events)
+{
+    (void)events;
+    Operator *op = arg;
+    struct signalfd_siginfo info;
+    while (read(fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+        op->signals++;
+        logInfo(&op->log, "received signal", logStr("signal", strsignal((int)info.ssi_signo)),
+                logInt("count", op->signals));
+        if (op->signals == 1)
+            managerShutdown(op->manager);
+        else
+            op->forceExit = true;
+    }
+}
+
+static bool watchSignals(Operator *op, Err *err)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+        return errSetSys(err, errSystem, "cannot block SIGTERM and SIGINT");
+    op->signalFd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (op->signalFd < 0)
+        return errSetSys(err, errSystem, "cannot create a signalfd");
+    return loopWatch(op->loop, op->signalFd, LOOP_READABLE, onSignal, op, err);
 }
 
 static void onVersion(void *arg, const KubeResponse *response, const Err *err)
 {
-    VersionCheck *check = arg;
-    check->done = true;
+    Operator *op = arg;
     if (err->code != errOk) {
-        logError(check->log, "api server unreachable", logStr("error", err->message),
-                 logStr("code", errCodeName(err->code)), logInt("attempts", response->attempts));
+        logWarn(&op->log, "api server version unknown", logStr("error", err->message));
         return;
     }
     json_t *version = json_loadb(response->body, response->bodyLen, 0, NULL);
-    logInfo(check->log, "connected to the api server",
-            logStr("gitVersion", json_string_value(json_object_get(version, "gitVersion"))),
-            logInt("attempts", response->attempts));
+    logInfo(&op->log, "connected to Kubernetes",
+            logStr("api", json_string_value(json_object_get(version, "gitVersion"))),
+            logStr("server", op->config->server));
     json_decref(version);
-    check->ok = true;
+}
+
+static bool startManager(Operator *op, Err *err)
+{
+    const Settings *settings = &op->settings;
+    LeaseOptions lease = {
+        .namespace = settings->operatorNamespace != NULL ? settings->operatorNamespace : op->config->namespace,
+        .name = settings->leaseName,
+        .identity = op->identity,
+    };
+    ManagerOptions options = {
+        .controller = "postgrescluster",
+        .workers = settings->workers,
+        .reconcile = observerReconcile,
+        .arg = op->observer,
+        .lease = settings->leaseName != NULL ? &lease : NULL,
+        .eventInstance = op->identity,
+    };
+    InformerOptions clusters = {
+        .resource = postgresClusters,
+        .namespaces = settings->targetNamespaces,
+        .namespaceCount = settings->targetNamespaceCount,
+    };
+    Informer *informer;
+    if (!leaseIdentityNew(op->identity, err) || !observerNew(op->root, op->api, &op->log, &op->observer, err))
+        return false;
+    options.arg = op->observer;
+    if (!managerNew(op->root, op->loop, op->api, &op->log, op->metrics, &options, &op->manager, err) ||
+        !managerWatch(op->manager, &clusters, managerMapSelf, NULL, &informer, err))
+        return false;
+    observerSetStore(op->observer, informerStore(informer));
+    if (settings->leaseName != NULL)
+        logInfo(&op->log, "leader election enabled", logStr("lease", settings->leaseName),
+                logStr("namespace", lease.namespace), logStr("identity", op->identity));
+    return true;
+}
+
+static bool startOperator(Operator *op, Err *err)
+{
+    KubeRequest version = {.method = kubeMethodGet, .path = "/version", .idempotent = true};
+    bool ok = loadConfig(op, err) && loopNew(op->root, clockSystem(), &op->loop, err) &&
+              kubeHttpNew(op->root, op->loop, op->config, NULL, &op->http, err) &&
+              metricsNew(op->root, clockSystem(), &op->metrics, err) &&
+              apiNew(op->root, op->http, op->metrics, &op->api, err) &&
+              httpdNew(op->root, op->loop, &op->log, op->settings.healthAddress, &op->httpd, err) &&
+              httpdRoute(op->httpd, "/healthz", onHealthz, op, err) &&
+              httpdRoute(op->httpd, "/readyz", onReadyz, op, err) &&
+              httpdRoute(op->httpd, "/metrics", onMetrics, op, err) &&
+              (!op->settings.debugEndpoints || httpdRoute(op->httpd, "/debug/cache", onDebugCache, op, err)) &&
+              startManager(op, err) && watchSignals(op, err) &&
+              apiSend(op->api, apiVerbGet, &version, &(KubeCallbacks){.done = onVersion, .arg = op}, NULL, err);
+    if (!ok)
+        return false;
+    logInfo(&op->log, "starting", logStr("version", OPERATOR_VERSION), logStr("server", op->config->server),
+            logStr("healthAddress", op->settings.healthAddress), logInt("healthPort", httpdPort(op->httpd)));
+    managerStart(op->manager);
+    return true;
 }
 
 int main(int argc, char **argv)
 {
-    Options options;
-    int exitStatus = parseOptions(argc, argv, &options);
-    if (exitStatus >= 0)
-        return exitStatus;
-
-    allocUseForJansson();
-    Log log;
-    logInit(&log, STDERR_FILENO, options.logLevel, options.logFormat, clockSystem());
-
-    MemCtx *root = memCtxNew(NULL, "main");
+    Operator op = {.signalFd = -1};
     Err err;
-    KubeConfig *config;
-    Loop *loop;
-    KubeHttp *http;
-    VersionCheck check = {.log = &log};
-    KubeRequest version = {.method = kubeMethodGet, .path = "/version", .idempotent = true};
-    bool ok = (root != NULL || errSet(&err, errOutOfMemory, "out of memory")) &&
-              loadConfig(root, &options, &config, &err) && loopNew(root, clockSystem(), &loop, &err) &&
-              kubeHttpNew(root, loop, config, NULL, &http, &err) &&
-              kubeHttpSend(http, &version, &(KubeCallbacks){.done = onVersion, .arg = &check}, NULL, &err);
-    if (ok)
-        logInfo(&log, "starting", logStr("version", OPERATOR_VERSION), logStr("server", config->server),
-                logStr("namespace", config->namespace));
-    while (ok && !check.done)
-        ok = loopRunOnce(loop, -1, &err);
-    if (!ok)
-        logError(&log, "cannot start", logStr("error", err.message), logStr("code", errCodeName(err.code)));
-    memCtxFree(root);
-    return ok && check.ok ? 0 : 1;
+    allocUseForJansson();
+    op.root = memCtxNew(NULL, "main");
+    if (op.root == NULL) {
+        fprintf(stderr, "postgres-operator: out of memory\n");
+        return 1;
+    }
+    if (!settingsParse(op.root, argc, (const char *const *)argv, (const char *const *)environ, &op.settings, &err)) {
+        fprintf(stderr, "postgres-operator: %s\n", err.message);
+        memCtxFree(op.root);
+        return 2;
+    }
+    if (op.settings.action != settingsRun) {
+        if (op.settings.action == settingsShowVersion)
+            printf("postgres-operator %s\n", OPERATOR_VERSION);
+        else
+            fputs(settingsUsage(), stdout);
+        memCtxFree(op.root);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    logInit(&op.log, STDERR_FILENO, op.settings.logLevel, op.settings.logFormat, clockSystem());
+    settingsLog(&op.settings, &op.log);
+
+    int exitStatus = 1;
+    bool ok = startOperator(&op, &err);
+    while (ok && !op.forceExit && !managerFinished(op.manager, &exitStatus))
+        ok = loopRunOnce(op.loop, -1, &err);
+    if (!ok) {
+        logError(&op.log, "cannot run", logStr("error", err.message), logStr("code", errCodeName(err.code)));
+        exitStatus = 1;
+    } else if (op.forceExit) {
+        logWarn(&op.log, "second signal: exiting at once");
+        exitStatus = 1;
+    }
+    memCtxFree(op.root);
+    if (op.signalFd >= 0)
+        close(op.signalFd);
+    logInfo(&op.log, "exiting", logInt("status", exitStatus));
+    return exitStatus;
 }
