@@ -6,7 +6,7 @@ KUBECONFIG ?= /var/lib/pgo-local/admin.kubeconfig
 export KUBECONFIG
 
 .PHONY: all build build-release unit integration e2e check demo \
-	kube-binaries images cluster-up cluster-down cluster-status clean format
+	kube-binaries images operator-image cluster-up cluster-down cluster-status clean format
 
 all: build
 
@@ -28,6 +28,11 @@ kube-binaries:
 	hack/build-kube.sh
 images:
 	hack/build-images.sh
+# The operator image: the release binary on the operator base, imported into
+# the local cluster when it runs.
+operator-image: build-release
+	images/operator/build.sh $$([ -S /run/pgo-local/containerd/containerd.sock ] && echo --import) \
+		build-release/src/cmd/postgres-operator
 cluster-up: kube-binaries
 	hack/cluster-up.sh
 	hack/build-images.sh --import

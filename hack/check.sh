@@ -35,4 +35,6 @@ if [[ $status != *" 9 of 9 processes running"* ]]; then
 	hack/cluster-up.sh || echo "cluster-up failed; the e2e tier will fail" >&2
 fi
 hack/build-images.sh --import || echo "building or importing images failed; the e2e tier will fail" >&2
+make --no-print-directory operator-image >_out/operator-image.log 2>&1 ||
+	echo "building the operator image failed (see _out/operator-image.log); the e2e tier will fail" >&2
 test/run.sh unit integration e2e

@@ -4,7 +4,7 @@
 # (so rebuilding the binary never repacks the base) and names the result.
 IMAGE_REF_VAR=OPERATOR_BASE_IMAGE
 IMAGE_FROM=trixie
-IMAGE_LABEL_PACKAGES=(libcurl4t64 libjansson4 libssl3t64 libpq5 ca-certificates libc6)
+IMAGE_LABEL_PACKAGES=(libcurl4t64 libjansson4 libssl3t64 libpq5 libyaml-0-2 ca-certificates libc6)
 IMAGE_TITLE="postgres-operator base"
 IMAGE_DESCRIPTION="Run-time libraries of the C PostgreSQL operator (Debian trixie); images/operator/build.sh adds the binary"
 IMAGE_USER=65532
