@@ -13,6 +13,10 @@ KUBECTL=$KUBE_BIN/kubectl
 [ -x "$KUBECTL" ] || KUBECTL=kubectl
 k() { "$KUBECTL" "$@"; }
 
+# The namespaces a test made, for cleanup_namespaces. A file, not a
+# variable: new_namespace runs in a command substitution's subshell.
+_namespaces_file=$(mktemp)
+
 # new_namespace PREFIX [LABELS...]: create a namespace for this test, removed
 # at exit; prints its name.
 new_namespace() {
@@ -20,12 +24,12 @@ new_namespace() {
 	shift
 	k create namespace "$ns" >/dev/null || return 1
 	[ $# -gt 0 ] && k label namespace "$ns" "$@" >/dev/null
-	echo "$ns" >>"${_namespaces_file:=$(mktemp)}"
+	echo "$ns" >>"$_namespaces_file"
 	echo "$ns"
 }
 
 cleanup_namespaces() {
-	[ -n "${_namespaces_file:-}" ] && [ -f "$_namespaces_file" ] || return 0
+	[ -f "$_namespaces_file" ] || return 0
 	local ns
 	while read -r ns; do
 		k delete namespace "$ns" --wait=false >/dev/null 2>&1
