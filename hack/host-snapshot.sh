@@ -5,7 +5,7 @@
 # before cluster-up and after cluster-down, the two must be equal.
 source "$(dirname "$0")/lib.sh"
 
-pgrep -a -x 'etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|coredns' |
+pgrep -af '(^|/)(etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|coredns)( |$)' |
 	sed 's/^[0-9]* /process /' || true
 pgrep -af "containerd.*$RUN_DIR|provisioner.sh" | grep -v pgrep | sed 's/^[0-9]* /process /' || true
 ip -o link show | awk -F': ' '{print "link " $2}' | sed 's/@.*//'

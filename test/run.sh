@@ -53,6 +53,9 @@ run_unit() {
 	# The same binaries again, without sanitizers, under valgrind.
 	test/unit/valgrind.sh >"$OUT/unit/valgrind.tap" 2>"$OUT/unit/valgrind.log"
 	count "$OUT/unit/valgrind.tap" "unit/valgrind" $?
+	# A short libFuzzer run of each parser on its corpus.
+	test/fuzz/run.sh "${FUZZ_SECONDS:-10}" >"$OUT/unit/fuzz.tap" 2>"$OUT/unit/fuzz.log"
+	count "$OUT/unit/fuzz.tap" "unit/fuzz" $?
 }
 
 run_scripts() {

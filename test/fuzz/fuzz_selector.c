@@ -1,0 +1,9 @@
+/* libFuzzer entry point for the selector target (body in targets.c). */
+#include "targets.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzzSelector(data, size);
+}
