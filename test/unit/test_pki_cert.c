@@ -11,47 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The allocation-failure sweep. Under ASan it is harnessAllocSweep: every allocation of the operation fails once, in
- * turn. An OpenSSL operation makes thousands of allocations (its encoder and decoder framework builds a chain of
- * candidates on every call) and a sweep costs the square of that, so under valgrind, fifty times slower, the sweep
- * fails the first SWEEP_DENSE allocations and then every SWEEP_STRIDE-th, with the same checks. */
-#define SWEEP_DENSE  64
-#define SWEEP_STRIDE 29
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define SWEEP_THIN() RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef SWEEP_THIN
-#define SWEEP_THIN() 0
-#endif
-
-static unsigned sweep(HarnessOperation *op, void *arg)
-{
-    if (!SWEEP_THIN())
-        return harnessAllocSweep(op, arg, false);
-    for (uint64_t nth = 1;; nth += nth < SWEEP_DENSE ? 1 : SWEEP_STRIDE) {
-        Err err;
-        errClear(&err);
-        allocFailNth(nth);
-        bool ok = op(arg, &err);
-        bool fired = allocFaultFired();
-        allocFailNth(0);
-        if (!fired) {
-            if (!ok)
-                fail_msg("operation failed without an injected fault: %s", err.message);
-            return (unsigned)nth;
-        }
-        if (ok)
-            fail_msg("allocation %llu failed but the operation reported success", (unsigned long long)nth);
-        if (err.code != errOutOfMemory)
-            fail_msg("allocation %llu failed but the operation reported %s: %s", (unsigned long long)nth,
-                     errCodeName(err.code), err.message);
-    }
-}
-
 /* 2026-01-01T00:00:00Z */
 #define T0_MS  INT64_C(1767225600000)
 #define DAY_MS INT64_C(86400000)
@@ -634,7 +593,7 @@ static void testAllocationFailures(void **state)
         {"generate key", sweepGenerateKey},
     };
     for (size_t sweepIdx = 0; sweepIdx < sizeof(sweeps) / sizeof(sweeps[0]); sweepIdx++) {
-        unsigned allocations = sweep(sweeps[sweepIdx].op, &input);
+        unsigned allocations = harnessAllocSweepThinned(sweeps[sweepIdx].op, &input);
         print_message("# %s: %u allocations swept\n", sweeps[sweepIdx].name, allocations);
         assert_true(allocations > 2);
     }

@@ -45,3 +45,40 @@ unsigned harnessAllocSweep(HarnessOperation *op, void *arg, bool allowRecovery)
     fail_msg("allocation sweep did not finish");
     return 0;
 }
+
+#define SWEEP_DENSE  64
+#define SWEEP_STRIDE 29
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define SWEEP_THIN() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef SWEEP_THIN
+#define SWEEP_THIN() 0
+#endif
+
+unsigned harnessAllocSweepThinned(HarnessOperation *op, void *arg)
+{
+    if (!SWEEP_THIN())
+        return harnessAllocSweep(op, arg, false);
+    for (uint64_t nth = 1;; nth += nth < SWEEP_DENSE ? 1 : SWEEP_STRIDE) {
+        Err err;
+        errClear(&err);
+        allocFailNth(nth);
+        bool ok = op(arg, &err);
+        bool fired = allocFaultFired();
+        allocFailNth(0);
+        if (!fired) {
+            if (!ok)
+                fail_msg("operation failed without an injected fault: %s", err.message);
+            return (unsigned)nth;
+        }
+        if (ok)
+            fail_msg("allocation %llu failed but the operation reported success", (unsigned long long)nth);
+        if (err.code != errOutOfMemory)
+            fail_msg("allocation %llu failed but the operation reported %s: %s", (unsigned long long)nth,
+                     errCodeName(err.code), err.message);
+    }
+}
