@@ -9,7 +9,7 @@
  *
  * Exit status: 0 after a graceful shutdown, 1 when the operator cannot start or loses its Lease, 2 on a usage
  * error. */
-#include "cmd/observer.h"
+#include "cluster/reconciler.h"
 #include "cmd/settings.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -34,7 +34,6 @@
 
 #define OPERATOR_VERSION "0.1.0"
 
-static const KubeResource postgresClusters = {"postgres-operator.crunchydata.com", "v1beta1", "postgresclusters", true};
 
 typedef struct Operator {
     MemCtx *root;
@@ -46,7 +45,7 @@ typedef struct Operator {
     Metrics *metrics;
     Api *api;
     Httpd *httpd;
-    Observer *observer;
+    ClusterReconciler *reconciler;
     Manager *manager;
     int signalFd;
     int signals;
@@ -141,6 +140,12 @@ static void onVersion(void *arg, const KubeResponse *response, const Err *err)
     json_decref(version);
 }
 
+/* The ClusterImageFn: RELATED_IMAGE_<name>. */
+static const char *relatedImage(void *arg, const char *name)
+{
+    return settingsImage(arg, name);
+}
+
 static bool startManager(Operator *op, Err *err)
 {
     const Settings *settings = &op->settings;
@@ -152,24 +157,18 @@ static bool startManager(Operator *op, Err *err)
     ManagerOptions options = {
         .controller = "postgrescluster",
         .workers = settings->workers,
-        .reconcile = observerReconcile,
-        .arg = op->observer,
+        .reconcile = clusterReconcile,
         .lease = settings->leaseName != NULL ? &lease : NULL,
         .eventInstance = op->identity,
     };
-    InformerOptions clusters = {
-        .resource = postgresClusters,
-        .namespaces = settings->targetNamespaces,
-        .namespaceCount = settings->targetNamespaceCount,
-    };
-    Informer *informer;
-    if (!leaseIdentityNew(op->identity, err) || !observerNew(op->root, op->api, &op->log, &op->observer, err))
+    if (!leaseIdentityNew(op->identity, err) ||
+        !clusterReconcilerNew(op->root, op->loop, &op->log, relatedImage, &op->settings, &op->reconciler, err))
         return false;
-    options.arg = op->observer;
+    options.arg = op->reconciler;
     if (!managerNew(op->root, op->loop, op->api, &op->log, op->metrics, &options, &op->manager, err) ||
-        !managerWatch(op->manager, &clusters, managerMapSelf, NULL, &informer, err))
+        !clusterReconcilerWatch(op->reconciler, op->manager, settings->targetNamespaces,
+                                settings->targetNamespaceCount, err))
         return false;
-    observerSetStore(op->observer, informerStore(informer));
     if (settings->leaseName != NULL)
         logInfo(&op->log, "leader election enabled", logStr("lease", settings->leaseName),
                 logStr("namespace", lease.namespace), logStr("identity", op->identity));

@@ -43,7 +43,8 @@
     X(errKubeInvalid, false, "object failed validation")                       \
     X(errKubeTooManyRequests, true, "api server is throttling")                \
     X(errKubeServer, true, "api server error")                                 \
-    X(errKubeUnexpected, false, "unexpected api server response")
+    X(errKubeUnexpected, false, "unexpected api server response")              \
+    X(errPostgres, true, "postgres connection or statement failed")
 
 typedef enum ErrCode {
 #define ERROR_ENUM(code, retryable, description) code,

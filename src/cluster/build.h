@@ -1,0 +1,73 @@
+/* The builders: one pure function per kind of object, from a ClusterModel to the objects the cluster should have.
+ *
+ * Each builder appends complete "intents" to objects (a JSON array): apiVersion, kind, metadata (name, namespace,
+ * labels, annotations, ownerReferences) and the fields the operator owns, nothing the API server defaults. The
+ * reconciler sends each with server-side apply (force, field manager "postgrescluster-controller") when the cached
+ * object lacks any of it (clusterApplyNeeded in cluster/apply.h), so a builder must emit exactly what it means to
+ * own: a field it stops emitting is dropped by the next apply.
+ *
+ * Labels and annotations: spec.metadata's are merged onto every object, then the builder's own (operator labels
+ * win), as PGO does. Every object carries a controller ownerReference to the PostgresCluster, except the namespace's
+ * root CA Secret, which every cluster co-owns with a non-controller reference.
+ *
+ * A builder that cannot build (bad input the CRD could not refuse) fails with errInvalidArgument and a message for
+ * the user; the reconciler turns it into an Event and a condition. Golden tests: test/unit/golden/cluster/. */
+#ifndef CLUSTER_BUILD_H
+#define CLUSTER_BUILD_H
+
+#include "cluster/model.h"
+
+typedef bool ClusterBuildFn(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err);
+
+/* --- meta.c: shared pieces --- */
+
+/* A new object {apiVersion, kind, metadata: {name, namespace, labels, annotations?, ownerReferences}} with
+ * spec.metadata's labels and annotations, then labels (a JSON object, borrowed; may be NULL) over them. NULL when
+ * out of memory. */
+json_t *clusterObjectNew(const ClusterModel *model, const char *apiVersion, const char *kind, const char *name,
+                         const json_t *labels);
+
+/* {"postgres-operator.crunchydata.com/cluster": <name>} plus, when set is not NULL, instance-set, and when instance
+ * is not NULL, instance. NULL when out of memory. */
+json_t *clusterLabels(const ClusterModel *model, const char *set, const char *instance);
+
+/* Appends object to objects, stealing the reference (also on failure); errOutOfMemory when object is NULL. */
+bool clusterAppend(json_t *objects, json_t *object, Err *err) MUST_CHECK;
+
+/* The restricted container securityContext PGO gives every container. NULL when out of memory. */
+json_t *clusterRestrictedSecurityContext(void);
+
+/* --- services.c: RBAC for Patroni, the five Services, the primary Endpoints, the PodDisruptionBudgets --- */
+
+/* ServiceAccount, Role and RoleBinding "<cluster>-instance". */
+bool clusterBuildInstanceRbac(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+/* Services <cluster>-ha, -ha-config, -pods, -primary, -replicas (spec.service, spec.replicaService honoured), and
+ * Endpoints <cluster>-primary once model->haClusterIP is known. */
+bool clusterBuildServices(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+/* PodDisruptionBudget <cluster>-set-<set> for each set whose minAvailable is above 0. */
+bool clusterBuildDisruptionBudgets(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+/* --- patroni.c and instance.c: Patroni's configuration and the instances --- */
+
+/* ConfigMap <cluster>-config (patroni.yaml: cluster-wide Patroni YAML with the bootstrap DCS, including
+ * spec.patroni.dynamicConfiguration) and one ConfigMap <instance>-config per instance. */
+bool clusterBuildPatroniConfig(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+/* For each instance: PVC <instance>-pgdata (and -pgwal with walVolumeClaimSpec) and the StatefulSet <instance>. */
+bool clusterBuildInstances(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+/* --- secrets.c: certificates and user Secrets --- */
+
+/* Secret pgo-root-cacert, <cluster>-cluster-cert (unless spec.customTLSSecret), <cluster>-replication-cert (unless
+ * spec.customReplicationTLSSecret), and <instance>-certs per instance. Existing certificates (model->lookup) are
+ * kept while the renewal policy of pki/authority.h allows. */
+bool clusterBuildCertificates(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+/* Secret <cluster>-pguser-<user> per user (spec.users, or the default user <cluster> with database <cluster>):
+ * user, password, verifier, host, port, dbname, uri, jdbc-uri. Existing passwords and verifiers are kept; a
+ * Secret whose password was cleared gets a new one, and one whose verifier was cleared gets it recomputed. */
+bool clusterBuildUserSecrets(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+#endif

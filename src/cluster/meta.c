@@ -1,0 +1,69 @@
+/* Shared pieces of the builders (see build.h): object metadata with the cluster's labels, annotations and owner
+ * reference, and the restricted security context.
+ *
+ * Label precedence, as PGO: spec.metadata first, then the builder's labels over them, so a user can add labels
+ * everywhere but cannot override the ones the operator selects on. */
+#include "cluster/build.h"
+
+/* target[key] = value for every member of source (NULL or not an object: nothing). */
+static bool metaMerge(json_t *target, const json_t *source)
+{
+    return !json_is_object(source) || json_object_update(target, (json_t *)(uintptr_t)source) == 0;
+}
+
+json_t *clusterObjectNew(const ClusterModel *model, const char *apiVersion, const char *kind, const char *name,
+                         const json_t *labels)
+{
+    const json_t *userMeta = json_object_get(json_object_get(model->cluster, "spec"), "metadata");
+    json_t *allLabels = json_object();
+    json_t *annotations = json_object();
+    json_t *owner = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", CLUSTER_API_VERSION, "kind", CLUSTER_KIND,
+                              "name", model->name, "uid", model->uid, "controller", 1, "blockOwnerDeletion", 1);
+    bool ok = allLabels != NULL && annotations != NULL && owner != NULL &&
+              metaMerge(allLabels, json_object_get(userMeta, "labels")) && metaMerge(allLabels, labels) &&
+              metaMerge(annotations, json_object_get(userMeta, "annotations"));
+    json_t *metadata = ok ? json_pack("{s:s, s:s, s:O, s:[O]}", "name", name, "namespace", model->namespace, "labels",
+                                      allLabels, "ownerReferences", owner)
+                          : NULL;
+    if (metadata != NULL && json_object_size(annotations) > 0 &&
+        json_object_set(metadata, "annotations", annotations) != 0) {
+        json_decref(metadata);
+        metadata = NULL;
+    }
+    json_t *object = metadata != NULL
+                         ? json_pack("{s:s, s:s, s:O}", "apiVersion", apiVersion, "kind", kind, "metadata", metadata)
+                         : NULL;
+    json_decref(metadata);
+    json_decref(allLabels);
+    json_decref(annotations);
+    json_decref(owner);
+    return object;
+}
+
+json_t *clusterLabels(const ClusterModel *model, const char *set, const char *instance)
+{
+    json_t *labels = json_pack("{s:s}", CLUSTER_LABEL_CLUSTER, model->name);
+    if (labels != NULL && set != NULL && json_object_set_new(labels, CLUSTER_LABEL_INSTANCE_SET, json_string(set)))
+        goto fail;
+    if (labels != NULL && instance != NULL &&
+        json_object_set_new(labels, CLUSTER_LABEL_INSTANCE, json_string(instance)))
+        goto fail;
+    return labels;
+fail:
+    json_decref(labels);
+    return NULL;
+}
+
+bool clusterAppend(json_t *objects, json_t *object, Err *err)
+{
+    if (object == NULL || json_array_append_new(objects, object) != 0)
+        return errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
+    return true;
+}
+
+json_t *clusterRestrictedSecurityContext(void)
+{
+    return json_pack("{s:b, s:{s:[s]}, s:b, s:b, s:b, s:{s:s}}", "allowPrivilegeEscalation", 0, "capabilities", "drop",
+                     "ALL", "privileged", 0, "readOnlyRootFilesystem", 1, "runAsNonRoot", 1, "seccompProfile", "type",
+                     "RuntimeDefault");
+}

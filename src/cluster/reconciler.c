@@ -1,0 +1,756 @@
+/* The PostgresCluster reconciler (see reconciler.h).
+ *
+ * A ClusterRun holds one reconcile's state in the reconcile's context: the cluster document (a reference of its own,
+ * so a watch event replacing the cached copy mid-reconcile cannot free it), the model and intents built from it, and
+ * the calls of the current stage. The context's free callback cancels calls still in flight, so a reconcile
+ * abandoned by a shutting-down manager leaves nothing behind. */
+#include "cluster/reconciler.h"
+
+#include "cluster/apply.h"
+#include "cluster/build.h"
+#include "common/json.h"
+#include "kube/request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum ClusterKindIdx {
+    kindCluster,
+    kindSecret,
+    kindConfigMap,
+    kindService,
+    kindEndpoints,
+    kindStatefulSet,
+    kindPvc,
+    kindPod,
+    kindServiceAccount,
+    kindRole,
+    kindRoleBinding,
+    kindPdb,
+    kindCount,
+} ClusterKindIdx;
+
+typedef struct ClusterWatch {
+    const char *kind;
+    KubeResource resource;
+    bool owned;           /* mapped by controller owner reference; else by the cluster label */
+    bool selectByCluster; /* cache only objects with the cluster label */
+} ClusterWatch;
+
+static const ClusterWatch clusterWatches[kindCount] = {
+    [kindCluster] = {CLUSTER_KIND,
+                     {"postgres-operator.crunchydata.com", "v1beta1", "postgresclusters", true},
+                     false,
+                     false},
+    /* Every Secret: the namespace's root CA Secret has no cluster label. */
+    [kindSecret] = {"Secret", {"", "v1", "secrets", true}, true, false},
+    [kindConfigMap] = {"ConfigMap", {"", "v1", "configmaps", true}, true, true},
+    [kindService] = {"Service", {"", "v1", "services", true}, true, true},
+    /* Patroni's Endpoints carry the cluster label but no owner reference. */
+    [kindEndpoints] = {"Endpoints", {"", "v1", "endpoints", true}, false, true},
+    [kindStatefulSet] = {"StatefulSet", {"apps", "v1", "statefulsets", true}, true, true},
+    [kindPvc] = {"PersistentVolumeClaim", {"", "v1", "persistentvolumeclaims", true}, true, true},
+    /* Pods are the StatefulSets', not ours; Patroni's role label on them decides the primary. */
+    [kindPod] = {"Pod", {"", "v1", "pods", true}, false, true},
+    [kindServiceAccount] = {"ServiceAccount", {"", "v1", "serviceaccounts", true}, true, true},
+    [kindRole] = {"Role", {"rbac.authorization.k8s.io", "v1", "roles", true}, true, true},
+    [kindRoleBinding] = {"RoleBinding", {"rbac.authorization.k8s.io", "v1", "rolebindings", true}, true, true},
+    [kindPdb] = {"PodDisruptionBudget", {"policy", "v1", "poddisruptionbudgets", true}, true, true},
+};
+
+struct ClusterReconciler {
+    MemCtx *ctx;
+    Loop *loop;
+    const Log *log;
+    ClusterImageFn *images;
+    void *imagesArg;
+    Api *api;
+    EventRecorder *events;
+    const Store *stores[kindCount];
+};
+
+typedef struct ClusterRun ClusterRun;
+typedef void ClusterStageFn(ClusterRun *run);
+
+typedef struct RunCall {
+    struct RunCall *next;
+    ClusterRun *run;
+    ApiCall *call;
+    bool missingIsFine; /* a 404 is success (deletes) */
+} RunCall;
+
+struct ClusterRun {
+    ClusterReconciler *reconciler;
+    Reconcile *reconcile;
+    json_t *cluster; /* our own reference */
+    ClusterModel model;
+    json_t *objects; /* the intents */
+    RunCall *calls;
+    size_t pending;
+    bool failed;
+    Err firstErr;
+    ClusterStageFn *next; /* after the current batch */
+    size_t writes;
+};
+
+/* --- instance names --- */
+
+void clusterInstanceName(const char *cluster, const char *uid, const char *set, unsigned ordinal, char out[254])
+{
+    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789"; /* PGO's: no vowels, no look-alikes */
+    char seed[600];
+    int seedLen = snprintf(seed, sizeof(seed), "%s/%s/%u", uid, set, ordinal);
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (int charIdx = 0; charIdx < seedLen && charIdx < (int)sizeof(seed); charIdx++) {
+        hash ^= (uint8_t)seed[charIdx];
+        hash *= 16777619u;
+    }
+    char suffix[5];
+    for (int charIdx = 0; charIdx < 4; charIdx++) {
+        suffix[charIdx] = alphabet[hash % (sizeof(alphabet) - 1)];
+        hash /= (uint32_t)(sizeof(alphabet) - 1);
+    }
+    suffix[4] = '\0';
+    snprintf(out, 254, "%s-%s-%s", cluster, set, suffix);
+}
+
+/* --- cache access --- */
+
+static const json_t *reconcilerLookup(void *arg, const char *kind, const char *namespace, const char *name)
+{
+    const ClusterReconciler *reconciler = arg;
+    for (size_t kindIdx = 0; kindIdx < kindCount; kindIdx++) {
+        if (strcmp(clusterWatches[kindIdx].kind, kind) == 0) {
+            const StoreEntry *entry =
+                reconciler->stores[kindIdx] != NULL ? storeGet(reconciler->stores[kindIdx], namespace, name) : NULL;
+            return entry != NULL ? entry->object : NULL;
+        }
+    }
+    return NULL;
+}
+
+static const char *labelOf(const json_t *object, const char *label)
+{
+    return json_string_value(json_object_get(json_object_get(json_object_get(object, "metadata"), "labels"), label));
+}
+
+/* Whether object's controller owner reference is the cluster with uid. */
+static bool controlledBy(const json_t *object, const char *uid)
+{
+    size_t refIdx;
+    json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(object, "metadata"), "ownerReferences"), refIdx, ref)
+    {
+        const char *refUid = json_string_value(json_object_get(ref, "uid"));
+        if (json_is_true(json_object_get(ref, "controller")) && refUid != NULL && strcmp(refUid, uid) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* --- batches of calls --- */
+
+static void runFinish(ClusterRun *run, ReconcileOutcome outcome, const Err *err)
+{
+    reconcileFinish(run->reconcile, outcome, 0, err);
+}
+
+static void runCancelAll(void *arg)
+{
+    ClusterRun *run = arg;
+    for (RunCall *call = run->calls; call != NULL; call = call->next) {
+        apiCancel(call->call);
+        call->call = NULL;
+    }
+    run->calls = NULL;
+    json_decref(run->objects);
+    run->objects = NULL;
+    json_decref(run->cluster);
+    run->cluster = NULL;
+}
+
+/* Runs next now when nothing is pending, else when the last call of the batch returns. */
+static void runAfterBatch(ClusterRun *run, ClusterStageFn *next)
+{
+    run->next = next;
+    if (run->pending > 0)
+        return;
+    run->calls = NULL;
+    if (run->failed) {
+        if (run->firstErr.code == errKubeConflict)
+            runFinish(run, reconcileRequeue, NULL);
+        else
+            runFinish(run, reconcileError, &run->firstErr);
+        return;
+    }
+    next(run);
+}
+
+static void runOnDone(void *arg, const KubeResponse *response, const Err *err)
+{
+    (void)response;
+    RunCall *call = arg;
+    ClusterRun *run = call->run;
+    call->call = NULL;
+    bool fine = err->code == errOk || (call->missingIsFine && err->code == errKubeNotFound);
+    if (!fine && !run->failed) {
+        run->failed = true;
+        run->firstErr = *err;
+    }
+    run->pending--;
+    if (run->pending == 0)
+        runAfterBatch(run, run->next);
+}
+
+/* Sends request as part of the current batch. */
+static bool runSend(ClusterRun *run, ApiVerb verb, const KubeRequest *request, bool missingIsFine, Err *err)
+{
+    RunCall *call = memCtxAlloc(run->reconcile->ctx, sizeof(*call));
+    if (call == NULL)
+        return errSet(err, errOutOfMemory, "out of memory sending a request");
+    *call = (RunCall){.next = run->calls, .run = run, .missingIsFine = missingIsFine};
+    if (!apiSend(run->reconciler->api, verb, request, &(KubeCallbacks){.done = runOnDone, .arg = call}, &call->call,
+                 err))
+        return false;
+    run->calls = call;
+    run->pending++;
+    run->writes++;
+    return true;
+}
+
+/* Ends the reconcile with err unless a batch is in flight, in which case the batch's end does (as a failure). */
+static void runFail(ClusterRun *run, const Err *err)
+{
+    if (run->pending == 0) {
+        runFinish(run, reconcileError, err);
+        return;
+    }
+    if (!run->failed) {
+        run->failed = true;
+        run->firstErr = *err;
+    }
+}
+
+static bool runDelete(ClusterRun *run, const KubeResource *resource, const json_t *object, Err *err)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+    const char *uid = json_string_value(json_object_get(json_object_get(object, "metadata"), "uid"));
+    KubeDeleteOptions options = {.propagationPolicy = "Background", .preconditionUid = uid};
+    KubeRequest request;
+    logInfo(run->reconciler->log, "deleting", logStr("namespace", run->model.namespace),
+            logStr("resource", resource->plural), logStr("name", name));
+    return kubeRequestDelete(run->reconcile->ctx, resource, run->model.namespace, name, &options, &request, err) &&
+           runSend(run, apiVerbDelete, &request, true, err);
+}
+
+/* --- stages --- */
+
+static void stageStatus(ClusterRun *run);
+
+static void stageDone(ClusterRun *run)
+{
+    logInfo(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
+            logStr("name", run->model.name), logInt("writes", run->writes));
+    runFinish(run, reconcileSuccess, NULL);
+}
+
+/* The status we want, from the cache. */
+static json_t *statusWanted(ClusterRun *run)
+{
+    const ClusterModel *model = &run->model;
+    const ClusterReconciler *reconciler = run->reconciler;
+    json_t *instances = json_array();
+    for (size_t setIdx = 0; instances != NULL && setIdx < model->setCount; setIdx++) {
+        int64_t replicas = 0, ready = 0, updated = 0;
+        size_t cursor = 0;
+        const StoreEntry *entry;
+        while (storeNext(reconciler->stores[kindStatefulSet], &cursor, &entry)) {
+            const char *set = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
+            if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
+                set == NULL || strcmp(set, model->sets[setIdx].name) != 0)
+                continue;
+            const json_t *status = json_object_get(entry->object, "status");
+            replicas += json_integer_value(json_object_get(status, "replicas"));
+            ready += json_integer_value(json_object_get(status, "readyReplicas"));
+            updated += json_integer_value(json_object_get(status, "updatedReplicas"));
+        }
+        if (json_array_append_new(instances, json_pack("{s:s, s:I, s:I, s:I}", "name", model->sets[setIdx].name,
+                                                       "replicas", (json_int_t)replicas, "readyReplicas",
+                                                       (json_int_t)ready, "updatedReplicas", (json_int_t)updated)) !=
+            0) {
+            json_decref(instances);
+            instances = NULL;
+        }
+    }
+    char configName[300];
+    snprintf(configName, sizeof(configName), "%s-ha-config", model->name);
+    const json_t *config = reconcilerLookup(run->reconciler, "Endpoints", model->namespace, configName);
+    const char *systemId = json_string_value(
+        json_object_get(json_object_get(json_object_get(config, "metadata"), "annotations"), "initialize"));
+    json_t *status = instances != NULL ? json_pack("{s:I, s:o}", "observedGeneration", (json_int_t)model->generation,
+                                                   "instances", instances)
+                                       : NULL;
+    if (status != NULL && systemId != NULL &&
+        json_object_set_new(status, "patroni", json_pack("{s:s}", "systemIdentifier", systemId)) != 0) {
+        json_decref(status);
+        status = NULL;
+    }
+    return status;
+}
+
+static void stageStatus(ClusterRun *run)
+{
+    Err err;
+    json_t *status = statusWanted(run);
+    if (status == NULL) {
+        errSet(&err, errOutOfMemory, "out of memory computing the status");
+        runFinish(run, reconcileError, &err);
+        return;
+    }
+    /* The placeholder reconciler's "Observed" condition goes: drop it when present. */
+    const json_t *current = json_object_get(run->cluster, "status");
+    json_t *conditions = json_object_get(current, "conditions");
+    bool dropObserved = false;
+    size_t condIdx;
+    json_t *condition;
+    json_array_foreach(conditions, condIdx, condition)
+    {
+        const char *type = json_string_value(json_object_get(condition, "type"));
+        dropObserved = dropObserved || (type != NULL && strcmp(type, "Observed") == 0);
+    }
+    if (!dropObserved && !clusterApplyNeeded(status, current)) {
+        json_decref(status);
+        logDebug(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
+                 logStr("name", run->model.name), logInt("writes", run->writes));
+        runFinish(run, reconcileSuccess, NULL);
+        return;
+    }
+    if (dropObserved) {
+        json_t *kept = json_array();
+        json_array_foreach(conditions, condIdx, condition)
+        {
+            const char *type = json_string_value(json_object_get(condition, "type"));
+            if (kept != NULL && (type == NULL || strcmp(type, "Observed") != 0) &&
+                json_array_append(kept, condition) != 0) {
+                json_decref(kept);
+                kept = NULL;
+            }
+        }
+        if (kept == NULL || json_object_set_new(status, "conditions", kept) != 0) {
+            json_decref(status);
+            errSet(&err, errOutOfMemory, "out of memory computing the status");
+            runFinish(run, reconcileError, &err);
+            return;
+        }
+    }
+    json_t *patch = json_pack("{s:o}", "status", status);
+    KubeRequest request;
+    bool ok = patch != NULL &&
+              kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
+                                    run->model.name, kubeSubresourceStatus, patch, &request, &err) &&
+              runSend(run, apiVerbPatch, &request, true, &err);
+    if (patch == NULL)
+        errSet(&err, errOutOfMemory, "out of memory computing the status");
+    json_decref(patch);
+    if (!ok) {
+        runFail(run, &err);
+        return;
+    }
+    runAfterBatch(run, stageDone);
+}
+
+/* Users: the SQL for spec.users on the primary (cluster/users.h), when its revision changed. */
+static void stageUsers(ClusterRun *run)
+{
+    stageStatus(run);
+}
+
+/* Whether name is the name of one of the model's instances. */
+static bool modelHasInstance(const ClusterModel *model, const char *name)
+{
+    for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++)
+        if (strcmp(model->instances[instIdx].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Whether an intent named name of kind is among the objects. */
+static bool intended(const json_t *objects, const char *kind, const char *name)
+{
+    size_t objIdx;
+    json_t *object;
+    json_array_foreach(objects, objIdx, object)
+    {
+        const char *objKind = json_string_value(json_object_get(object, "kind"));
+        const char *objName = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        if (objKind != NULL && objName != NULL && strcmp(objKind, kind) == 0 && strcmp(objName, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Prune: what the cluster controls but no longer wants. The objects of instances beyond the sets' replicas
+ * (StatefulSet, its PVCs, ConfigMap and certificate Secret, all labelled with the instance), PodDisruptionBudgets of
+ * sets that no longer need one, and the Secrets of users no longer in spec.users. Roles in Postgres stay. */
+static void stagePrune(ClusterRun *run)
+{
+    static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret, kindPdb};
+    const ClusterModel *model = &run->model;
+    Err err;
+    for (size_t kindIdx = 0; kindIdx < sizeof(kinds) / sizeof(kinds[0]); kindIdx++) {
+        const Store *store = run->reconciler->stores[kinds[kindIdx]];
+        size_t cursor = 0;
+        const StoreEntry *entry;
+        while (storeNext(store, &cursor, &entry)) {
+            if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid))
+                continue;
+            const char *instance = labelOf(entry->object, CLUSTER_LABEL_INSTANCE);
+            const char *role = labelOf(entry->object, CLUSTER_LABEL_ROLE);
+            bool surplusInstance = instance != NULL && !modelHasInstance(model, instance);
+            bool staleUser = kinds[kindIdx] == kindSecret && role != NULL && strcmp(role, "pguser") == 0 &&
+                             !intended(run->objects, "Secret", entry->name);
+            bool stalePdb = kinds[kindIdx] == kindPdb && !intended(run->objects, "PodDisruptionBudget", entry->name);
+            if ((surplusInstance || staleUser || stalePdb) &&
+                !runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {
+                runFail(run, &err);
+                return;
+            }
+        }
+    }
+    runAfterBatch(run, stageUsers);
+}
+
+static void stageApply(ClusterRun *run)
+{
+    Err err;
+    size_t objIdx;
+    json_t *object;
+    json_array_foreach(run->objects, objIdx, object)
+    {
+        const char *apiVersion = json_string_value(json_object_get(object, "apiVersion"));
+        const char *kind = json_string_value(json_object_get(object, "kind"));
+        const char *name = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        const KubeResource *resource = clusterResourceOf(apiVersion, kind);
+        if (resource == NULL || name == NULL) {
+            errSet(&err, errInvalidArgument, "a builder made an object of unknown kind %s/%s", apiVersion, kind);
+            runFail(run, &err);
+            return;
+        }
+        const json_t *cached = reconcilerLookup(run->reconciler, kind, run->model.namespace, name);
+        if (!clusterApplyNeeded(object, cached))
+            continue;
+        logInfo(run->reconciler->log, cached == NULL ? "creating" : "updating",
+                logStr("namespace", run->model.namespace), logStr("kind", kind), logStr("name", name));
+        KubeRequest request;
+        if (!kubeRequestApply(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, object,
+                              &request, &err) ||
+            !runSend(run, apiVerbPatch, &request, false, &err)) {
+            runFail(run, &err);
+            return;
+        }
+    }
+    runAfterBatch(run, stagePrune);
+}
+
+/* --- the model's instances --- */
+
+typedef struct ExistingInstance {
+    const char *name;
+    bool primary;
+} ExistingInstance;
+
+static int existingCompare(const void *left, const void *right)
+{
+    const ExistingInstance *a = left, *b = right;
+    if (a->primary != b->primary)
+        return a->primary ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+static int instanceCompare(const void *left, const void *right)
+{
+    const ClusterInstance *a = left, *b = right;
+    return strcmp(a->name, b->name);
+}
+
+static char *runCopy(ClusterRun *run, const char *text)
+{
+    size_t len = strlen(text) + 1;
+    char *copy = memCtxAlloc(run->reconcile->ctx, len);
+    if (copy != NULL)
+        memcpy(copy, text, len);
+    return copy;
+}
+
+/* For each set: its StatefulSets (the primary first, then by name) up to replicas, then new names by ordinal. */
+static bool runInstances(ClusterRun *run, Err *err)
+{
+    ClusterModel *model = &run->model;
+    const ClusterReconciler *reconciler = run->reconciler;
+    size_t total = 0, stsCount = storeCount(reconciler->stores[kindStatefulSet]);
+    for (size_t setIdx = 0; setIdx < model->setCount; setIdx++)
+        total += (size_t)model->sets[setIdx].replicas;
+    model->instances = memCtxAlloc(run->reconcile->ctx, (total + 1) * sizeof(*model->instances));
+    ExistingInstance *existing = memCtxAlloc(run->reconcile->ctx, (stsCount + 1) * sizeof(*existing));
+    if (model->instances == NULL || existing == NULL)
+        return errSet(err, errOutOfMemory, "out of memory listing instances");
+    model->instanceCount = 0;
+    for (size_t setIdx = 0; setIdx < model->setCount; setIdx++) {
+        const ClusterInstanceSet *set = &model->sets[setIdx];
+        size_t existingCount = 0, cursor = 0;
+        const StoreEntry *entry;
+        while (storeNext(reconciler->stores[kindStatefulSet], &cursor, &entry)) {
+            const char *setLabel = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
+            if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
+                setLabel == NULL || strcmp(setLabel, set->name) != 0)
+                continue;
+            char podName[300];
+            snprintf(podName, sizeof(podName), "%s-0", entry->name);
+            const json_t *pod = reconcilerLookup(run->reconciler, "Pod", model->namespace, podName);
+            const char *role = labelOf(pod, CLUSTER_LABEL_ROLE);
+            existing[existingCount++] =
+                (ExistingInstance){.name = entry->name, .primary = role != NULL && strcmp(role, "master") == 0};
+        }
+        qsort(existing, existingCount, sizeof(*existing), existingCompare);
+        size_t kept = 0;
+        /* Copies: a store entry's strings go with the next change to the store, mid-reconcile. */
+        for (; kept < existingCount && (int64_t)kept < set->replicas; kept++) {
+            char *copy = runCopy(run, existing[kept].name);
+            if (copy == NULL)
+                return errSet(err, errOutOfMemory, "out of memory listing instances");
+            model->instances[model->instanceCount++] = (ClusterInstance){.name = copy, .set = setIdx};
+        }
+        for (unsigned ordinal = 0; (int64_t)kept < set->replicas; ordinal++) {
+            char name[254];
+            clusterInstanceName(model->name, model->uid, set->name, ordinal, name);
+            bool taken = false;
+            for (size_t existIdx = 0; existIdx < existingCount; existIdx++)
+                taken = taken || strcmp(existing[existIdx].name, name) == 0;
+            for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++)
+                taken = taken || strcmp(model->instances[instIdx].name, name) == 0;
+            if (taken)
+                continue;
+            char *copy = runCopy(run, name);
+            if (copy == NULL)
+                return errSet(err, errOutOfMemory, "out of memory listing instances");
+            model->instances[model->instanceCount++] = (ClusterInstance){.name = copy, .set = setIdx};
+            kept++;
+        }
+    }
+    qsort(model->instances, model->instanceCount, sizeof(*model->instances), instanceCompare);
+    return true;
+}
+
+static void runEvent(ClusterRun *run, EventType type, const char *reason, const char *message)
+{
+    Err err;
+    if (run->reconciler->events != NULL &&
+        !eventRecord(run->reconciler->events, run->cluster, type, reason, message, &err))
+        logWarn(run->reconciler->log, "cannot record an event", logStr("error", err.message));
+}
+
+/* Builds every intent into run->objects. */
+static bool runBuild(ClusterRun *run, Err *err)
+{
+    static ClusterBuildFn *const builders[] = {
+        clusterBuildCertificates, clusterBuildInstanceRbac, clusterBuildServices,          clusterBuildPatroniConfig,
+        clusterBuildUserSecrets,  clusterBuildInstances,    clusterBuildDisruptionBudgets,
+    };
+    ClusterModel *model = &run->model;
+    const StoreEntry *ha;
+    char haName[300];
+    snprintf(haName, sizeof(haName), "%s-ha", model->name);
+    ha = storeGet(run->reconciler->stores[kindService], model->namespace, haName);
+    const char *clusterIP =
+        ha != NULL ? json_string_value(json_object_get(json_object_get(ha->object, "spec"), "clusterIP")) : NULL;
+    if (clusterIP != NULL && strcmp(clusterIP, "None") != 0 && clusterIP[0] != '\0') {
+        model->haClusterIP = runCopy(run, clusterIP);
+        if (model->haClusterIP == NULL)
+            return errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
+    }
+    model->clock = loopClock(run->reconciler->loop);
+    model->lookup = reconcilerLookup;
+    model->lookupArg = run->reconciler;
+    if (!runInstances(run, err))
+        return false;
+    run->objects = json_array();
+    if (run->objects == NULL)
+        return errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
+    for (size_t buildIdx = 0; buildIdx < sizeof(builders) / sizeof(builders[0]); buildIdx++)
+        if (!builders[buildIdx](run->reconcile->ctx, model, run->objects, err))
+            return false;
+    return true;
+}
+
+/* --- finalizer --- */
+
+static bool hasFinalizer(const json_t *cluster)
+{
+    size_t finIdx;
+    json_t *finalizer;
+    json_array_foreach(json_object_get(json_object_get(cluster, "metadata"), "finalizers"), finIdx, finalizer)
+    {
+        if (json_is_string(finalizer) && strcmp(json_string_value(finalizer), CLUSTER_FINALIZER) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A merge patch setting metadata.finalizers to the current ones with ours added or removed, guarded by the
+ * resourceVersion read. */
+static bool sendFinalizers(ClusterRun *run, bool add, Err *err)
+{
+    const json_t *metadata = json_object_get(run->cluster, "metadata");
+    json_t *finalizers = json_array();
+    size_t finIdx;
+    json_t *finalizer;
+    bool ok = finalizers != NULL;
+    json_array_foreach(json_object_get(metadata, "finalizers"), finIdx, finalizer)
+    {
+        if (ok && (!json_is_string(finalizer) || strcmp(json_string_value(finalizer), CLUSTER_FINALIZER) != 0))
+            ok = json_array_append(finalizers, finalizer) == 0;
+    }
+    if (ok && add)
+        ok = json_array_append_new(finalizers, json_string(CLUSTER_FINALIZER)) == 0;
+    json_t *patch = ok ? json_pack("{s:{s:O, s:O}}", "metadata", "finalizers", finalizers, "resourceVersion",
+                                   json_object_get(metadata, "resourceVersion"))
+                       : NULL;
+    json_decref(finalizers);
+    if (patch == NULL)
+        return errSet(err, errOutOfMemory, "out of memory building a finalizer patch");
+    KubeRequest request;
+    ok = kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
+                               run->model.name, kubeSubresourceNone, patch, &request, err) &&
+         runSend(run, apiVerbPatch, &request, !add, err);
+    json_decref(patch);
+    return ok;
+}
+
+static void stageRemoveFinalizer(ClusterRun *run)
+{
+    Err err;
+    if (!sendFinalizers(run, false, &err)) {
+        runFail(run, &err);
+        return;
+    }
+    runAfterBatch(run, stageDone);
+}
+
+/* The cluster is being deleted: Patroni's Endpoints (no owner reference) go, then the finalizer. */
+static void stageDeleting(ClusterRun *run)
+{
+    Err err;
+    const Store *endpoints = run->reconciler->stores[kindEndpoints];
+    size_t cursor = 0;
+    const StoreEntry *entry;
+    while (storeNext(endpoints, &cursor, &entry)) {
+        const char *cluster = labelOf(entry->object, CLUSTER_LABEL_CLUSTER);
+        if (strcmp(entry->namespace, run->model.namespace) == 0 && cluster != NULL &&
+            strcmp(cluster, run->model.name) == 0 &&
+            !runDelete(run, &clusterWatches[kindEndpoints].resource, entry->object, &err)) {
+            runFail(run, &err);
+            return;
+        }
+    }
+    runAfterBatch(run, stageRemoveFinalizer);
+}
+
+/* --- the reconcile --- */
+
+void clusterReconcile(void *arg, Reconcile *reconcile)
+{
+    ClusterReconciler *reconciler = arg;
+    Err err;
+    const StoreEntry *entry = storeGet(reconciler->stores[kindCluster], reconcile->namespace, reconcile->name);
+    if (entry == NULL) {
+        reconcileFinish(reconcile, reconcileSuccess, 0, NULL);
+        return;
+    }
+    ClusterRun *run = memCtxAlloc(reconcile->ctx, sizeof(*run));
+    if (run == NULL || !memCtxOnFree(reconcile->ctx, runCancelAll, run)) {
+        errSet(&err, errOutOfMemory, "out of memory starting a reconcile");
+        reconcileFinish(reconcile, reconcileError, 0, &err);
+        return;
+    }
+    *run = (ClusterRun){.reconciler = reconciler, .reconcile = reconcile, .cluster = json_incref(entry->object)};
+    run->model.namespace = reconcile->namespace;
+    run->model.name = reconcile->name;
+    const json_t *metadata = json_object_get(run->cluster, "metadata");
+    if (json_object_get(metadata, "deletionTimestamp") != NULL) {
+        if (hasFinalizer(run->cluster))
+            stageDeleting(run);
+        else
+            reconcileFinish(reconcile, reconcileSuccess, 0, NULL);
+        return;
+    }
+    if (!clusterModelFromSpec(reconcile->ctx, run->cluster, reconciler->images, reconciler->imagesArg, &run->model,
+                              &err)) {
+        runEvent(run, eventWarning, "InvalidSpec", err.message);
+        reconcileFinish(reconcile, reconcileError, 0, &err);
+        return;
+    }
+    if (run->model.image == NULL) {
+        char message[160];
+        snprintf(message, sizeof(message),
+                 "no image for Postgres %lld: set spec.image or the operator's RELATED_IMAGE_POSTGRES_%lld",
+                 (long long)run->model.postgresVersion, (long long)run->model.postgresVersion);
+        runEvent(run, eventWarning, "MissingRequiredImage", message);
+        errSet(&err, errInvalidArgument, "%s", message);
+        reconcileFinish(reconcile, reconcileError, 0, &err);
+        return;
+    }
+    if (!runBuild(run, &err)) {
+        if (err.code == errInvalidArgument)
+            runEvent(run, eventWarning, "InvalidSpec", err.message);
+        reconcileFinish(reconcile, reconcileError, 0, &err);
+        return;
+    }
+    if (!hasFinalizer(run->cluster) && !sendFinalizers(run, true, &err)) {
+        reconcileFinish(reconcile, reconcileError, 0, &err);
+        return;
+    }
+    runAfterBatch(run, stageApply);
+}
+
+/* --- set-up --- */
+
+bool clusterReconcilerNew(MemCtx *parent, Loop *loop, const Log *log, ClusterImageFn *images, void *imagesArg,
+                          ClusterReconciler **out, Err *err)
+{
+    ClusterReconciler *reconciler = memCtxAlloc(parent, sizeof(*reconciler));
+    if (reconciler == NULL)
+        return errSet(err, errOutOfMemory, "out of memory creating the reconciler");
+    *reconciler =
+        (ClusterReconciler){.ctx = parent, .loop = loop, .log = log, .images = images, .imagesArg = imagesArg};
+    *out = reconciler;
+    return true;
+}
+
+bool clusterReconcilerWatch(ClusterReconciler *reconciler, Manager *manager, const char *const *namespaces,
+                            size_t namespaceCount, Err *err)
+{
+    static const char ownerKind[] = CLUSTER_KIND;
+    reconciler->api = managerApi(manager);
+    reconciler->events = managerEvents(manager);
+    for (size_t kindIdx = 0; kindIdx < kindCount; kindIdx++) {
+        const ClusterWatch *watch = &clusterWatches[kindIdx];
+        InformerOptions options = {
+            .resource = watch->resource,
+            .namespaces = namespaces,
+            .namespaceCount = namespaceCount,
+            .labelSelector = watch->selectByCluster ? CLUSTER_LABEL_CLUSTER : NULL,
+        };
+        ManagerMapFn *map = kindIdx == kindCluster ? managerMapSelf
+                            : watch->owned         ? managerMapControllerOwner
+                                                   : managerMapLabel;
+        const void *mapArg = kindIdx == kindCluster ? NULL
+                             : watch->owned         ? (const void *)ownerKind
+                                                    : CLUSTER_LABEL_CLUSTER;
+        Informer *informer;
+        if (!managerWatch(manager, &options, map, mapArg, &informer, err))
+            return errPrefix(err, "cannot watch %s", watch->resource.plural);
+        reconciler->stores[kindIdx] = informerStore(informer);
+    }
+    return true;
+}
