@@ -460,9 +460,10 @@ static bool patroniLog(const ClusterModel *model, json_t *root, Err *err)
     const json_t *limit = json_object_get(logging, "storageLimit");
     int64_t bytes = json_is_integer(limit) ? (int64_t)json_integer_value(limit) : 0;
     KubeQuantity quantity;
-    if (json_is_string(limit) &&
-        (!kubeQuantityParse(json_string_value(limit), &quantity, err) || !kubeQuantityScaled(quantity, 0, &bytes, err)))
-        return errPrefix(err, "spec.patroni.logging.storageLimit");
+    Err quantityErr;
+    if (json_is_string(limit) && (!kubeQuantityParse(json_string_value(limit), &quantity, &quantityErr) ||
+                                  !kubeQuantityScaled(quantity, 0, &bytes, &quantityErr)))
+        return errSet(err, errInvalidArgument, "spec.patroni.logging.storageLimit: %s", quantityErr.message);
     if (bytes < PATRONI_LOG_MINIMUM)
         bytes = PATRONI_LOG_MINIMUM;
     const char *level = json_string_value(json_object_get(logging, "level"));

@@ -8,8 +8,11 @@
 
 #include "cluster/apply.h"
 #include "cluster/build.h"
+#include "cluster/users.h"
+#include "common/base64.h"
 #include "common/json.h"
 #include "kube/request.h"
+#include "pki/authority.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +95,8 @@ struct ClusterRun {
     Err firstErr;
     ClusterStageFn *next; /* after the current batch */
     size_t writes;
+    PgSession *session;                              /* the users' SQL, while it runs */
+    char usersRevision[CLUSTER_USERS_REVISION_SIZE]; /* what the SQL just run was, or "" */
 };
 
 /* --- instance names --- */
@@ -164,6 +169,8 @@ static void runCancelAll(void *arg)
         call->call = NULL;
     }
     run->calls = NULL;
+    pgSessionCancel(run->session);
+    run->session = NULL;
     json_decref(run->objects);
     run->objects = NULL;
     json_decref(run->cluster);
@@ -247,6 +254,7 @@ static bool runDelete(ClusterRun *run, const KubeResource *resource, const json_
 /* --- stages --- */
 
 static void stageStatus(ClusterRun *run);
+static void runEvent(ClusterRun *run, EventType type, const char *reason, const char *message);
 
 static void stageDone(ClusterRun *run)
 {
@@ -291,6 +299,11 @@ static json_t *statusWanted(ClusterRun *run)
     json_t *status = instances != NULL ? json_pack("{s:I, s:o}", "observedGeneration", (json_int_t)model->generation,
                                                    "instances", instances)
                                        : NULL;
+    if (status != NULL && run->usersRevision[0] != '\0' &&
+        json_object_set_new(status, "usersRevision", json_string(run->usersRevision)) != 0) {
+        json_decref(status);
+        status = NULL;
+    }
     if (status != NULL && systemId != NULL &&
         json_object_set_new(status, "patroni", json_pack("{s:s}", "systemIdentifier", systemId)) != 0) {
         json_decref(status);
@@ -360,10 +373,124 @@ static void stageStatus(ClusterRun *run)
     runAfterBatch(run, stageDone);
 }
 
-/* Users: the SQL for spec.users on the primary (cluster/users.h), when its revision changed. */
+/* Users: the SQL for spec.users, run on the primary over TLS as "postgres" with a client certificate the namespace's
+ * CA signs for the occasion (pg_hba admits postgres by certificate only), when its revision differs from
+ * status.usersRevision. Postgres is reached at the leader Service's address, verified as <cluster>-primary. The
+ * verifiers and the CA come from this reconcile's intents, which are what the cluster's Secrets now hold. */
+
+/* The decoded data key of the intent kind/name, in the run's context, or NULL. */
+static const char *intentData(ClusterRun *run, const char *name, const char *key)
+{
+    size_t objIdx;
+    json_t *object;
+    json_array_foreach(run->objects, objIdx, object)
+    {
+        const char *kind = json_string_value(json_object_get(object, "kind"));
+        const char *objName = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        if (kind == NULL || objName == NULL || strcmp(kind, "Secret") != 0 || strcmp(objName, name) != 0)
+            continue;
+        const char *encoded = json_string_value(json_object_get(json_object_get(object, "data"), key));
+        char *decoded;
+        size_t decodedLen;
+        Err ignored;
+        if (encoded == NULL ||
+            !base64Decode(run->reconcile->ctx, encoded, strlen(encoded), &decoded, &decodedLen, &ignored) ||
+            strlen(decoded) != decodedLen)
+            return NULL;
+        return decoded;
+    }
+    return NULL;
+}
+
+static const char *usersVerifier(void *arg, const char *user)
+{
+    ClusterRun *run = arg;
+    char name[600];
+    snprintf(name, sizeof(name), "%s-pguser-%s", run->model.name, user);
+    return intentData(run, name, "verifier");
+}
+
+/* Whether Patroni has a leader: the leader Endpoints <cluster>-ha list an address. */
+static bool runHasLeader(ClusterRun *run)
+{
+    char name[300];
+    snprintf(name, sizeof(name), "%s-ha", run->model.name);
+    const json_t *endpoints = reconcilerLookup(run->reconciler, "Endpoints", run->model.namespace, name);
+    return json_array_size(json_object_get(json_array_get(json_object_get(endpoints, "subsets"), 0), "addresses")) > 0;
+}
+
+static void usersDone(void *arg, const Err *err)
+{
+    ClusterRun *run = arg;
+    run->session = NULL;
+    if (err->code != errOk) {
+        runEvent(run, eventWarning, "UsersNotReconciled", err->message);
+        runFinish(run, reconcileError, err);
+        return;
+    }
+    logInfo(run->reconciler->log, "users reconciled", logStr("namespace", run->model.namespace),
+            logStr("name", run->model.name), logStr("revision", run->usersRevision));
+    stageStatus(run);
+}
+
+/* A client certificate "postgres" from the root in this reconcile's intents. */
+static bool usersClientCert(ClusterRun *run, const char **caPem, char **certPem, char **keyPem, Err *err)
+{
+    static const char *const names[] = {"postgres"};
+    const char *rootCert = intentData(run, CLUSTER_ROOT_SECRET, "root.crt");
+    const char *rootKey = intentData(run, CLUSTER_ROOT_SECRET, "root.key");
+    if (rootCert == NULL || rootKey == NULL)
+        return errSet(err, errInvalidArgument, "the root certificate authority is not ready");
+    PkiRoot root;
+    PkiLeaf leaf;
+    size_t certLen, keyLen;
+    PkiLeafSpec spec = {.commonName = "postgres", .dnsNames = names, .dnsNameCount = 1, .usage = PKI_USAGE_CLIENT};
+    *caPem = rootCert;
+    return pkiRootDecode(run->reconcile->ctx, rootCert, strlen(rootCert), rootKey, strlen(rootKey), &root, err) &&
+           pkiLeafNew(run->reconcile->ctx, &root, &spec, run->model.clock, &leaf, err) &&
+           pkiCertEncodePem(run->reconcile->ctx, leaf.cert, certPem, &certLen, err) &&
+           pkiKeyEncodePem(run->reconcile->ctx, leaf.key, pkiKeyFormatPkcs8, keyPem, &keyLen, err);
+}
+
 static void stageUsers(ClusterRun *run)
 {
-    stageStatus(run);
+    Err err;
+    ClusterUsersSql sql;
+    if (!clusterUsersSql(run->reconcile->ctx, &run->model, usersVerifier, run, &sql, &err)) {
+        if (err.code == errInvalidArgument)
+            runEvent(run, eventWarning, "InvalidUser", err.message);
+        runFinish(run, reconcileError, &err);
+        return;
+    }
+    const char *current = json_string_value(json_object_get(json_object_get(run->cluster, "status"), "usersRevision"));
+    if (sql.batchCount == 0 || (current != NULL && strcmp(current, sql.revision) == 0) ||
+        run->model.haClusterIP == NULL || !runHasLeader(run)) {
+        /* Nothing to do, or no primary yet: its Endpoints changing brings the cluster back. */
+        stageStatus(run);
+        return;
+    }
+    memcpy(run->usersRevision, sql.revision, sizeof(run->usersRevision));
+    const char *caPem;
+    char *certPem, *keyPem;
+    char host[600];
+    snprintf(host, sizeof(host), "%s-primary.%s.svc", run->model.name, run->model.namespace);
+    if (!usersClientCert(run, &caPem, &certPem, &keyPem, &err)) {
+        runFinish(run, reconcileError, &err);
+        return;
+    }
+    PgTarget target = {
+        .hostaddr = run->model.haClusterIP,
+        .host = host,
+        .port = (int)run->model.port,
+        .user = "postgres",
+        .caPem = caPem,
+        .certPem = certPem,
+        .keyPem = keyPem,
+        .readWrite = true,
+    };
+    if (!pgSessionStart(run->reconcile->ctx, run->reconciler->loop, &target, sql.batches, sql.batchCount, usersDone,
+                        run, &run->session, &err))
+        runFinish(run, reconcileError, &err);
 }
 
 /* Whether name is the name of one of the model's instances. */

@@ -2,7 +2,9 @@
  *
  * States: created -> running -> draining -> releasing -> finished, or running -> finished on losing the Lease.
  *
- *     running    informers watch; the queue is paused while electing and not leading
+ *     running    informers watch; the queue is paused until every informer has synced (a timer polls every
+ *                MANAGER_POLL_MS), and while electing and not leading. Reconciling from a partial cache would take
+ *                an object not yet listed for a missing one, and recreate it: a new root certificate, say.
  *     draining   queue paused, informers stopped; a timer polls (every MANAGER_POLL_MS) until no reconcile and no
  *                Event write is in flight, or shutdownTimeoutMs has passed
  *     releasing  the elector gives the Lease up (bounded by the time left, at least MANAGER_MIN_RELEASE_MS)
@@ -63,6 +65,8 @@ struct Manager {
     uint64_t nextReconcileId;
     LoopTimer *resyncTimer;
     LoopTimer *shutdownTimer;
+    LoopTimer *syncTimer;
+    bool synced; /* every informer has synced once */
     int64_t deadlineMs;
     MetricFamily *reconcileTotal;
     MetricFamily *reconcileErrors;
@@ -307,7 +311,24 @@ static void managerOnResync(void *arg)
 static void managerOnStartedLeading(void *arg)
 {
     Manager *manager = arg;
-    if (manager->state == managerRunning)
+    if (manager->state == managerRunning && manager->synced)
+        workQueuePause(manager->queue, false);
+}
+
+/* Polls until every informer has synced, then lets the queue run (when leading). */
+static void managerOnSyncTimer(void *arg)
+{
+    Manager *manager = arg;
+    if (manager->state != managerRunning)
+        return;
+    if (!managerReady(manager)) {
+        loopTimerStart(manager->syncTimer, MANAGER_POLL_MS);
+        return;
+    }
+    manager->synced = true;
+    logInfo(managerLog(manager), "caches synced", logStr("controller", manager->options.controller),
+            logInt("informers", manager->watchCount));
+    if (manager->elector == NULL || leaseElectorIsLeader(manager->elector))
         workQueuePause(manager->queue, false);
 }
 
@@ -317,12 +338,14 @@ static void managerFinish(Manager *manager, int exitStatus)
     manager->exitStatus = exitStatus;
     loopTimerStop(manager->shutdownTimer);
     loopTimerStop(manager->resyncTimer);
+    loopTimerStop(manager->syncTimer);
 }
 
 static void managerStopWork(Manager *manager)
 {
     workQueuePause(manager->queue, true);
     loopTimerStop(manager->resyncTimer);
+    loopTimerStop(manager->syncTimer);
     for (size_t watchIdx = 0; watchIdx < manager->watchCount; watchIdx++)
         informerStop(manager->watches[watchIdx].informer);
 }
@@ -414,8 +437,7 @@ void managerStart(Manager *manager)
         informerStart(manager->watches[watchIdx].informer);
     if (manager->elector != NULL)
         leaseElectorStart(manager->elector);
-    else
-        workQueuePause(manager->queue, false);
+    loopTimerStart(manager->syncTimer, 0);
     if (manager->options.resyncPeriodMs > 0)
         loopTimerStart(manager->resyncTimer, manager->options.resyncPeriodMs);
 }
@@ -458,6 +480,7 @@ static void managerCleanup(void *arg)
     Manager *manager = arg;
     loopTimerFree(manager->resyncTimer);
     loopTimerFree(manager->shutdownTimer);
+    loopTimerFree(manager->syncTimer);
 }
 
 static bool managerRegisterMetrics(Manager *manager, Err *err)
@@ -537,7 +560,9 @@ bool managerNew(MemCtx *parent, Loop *loop, Api *api, const Log *log, Metrics *m
     };
     manager->resyncTimer = loopTimerNew(loop, managerOnResync, manager);
     manager->shutdownTimer = loopTimerNew(loop, managerOnShutdownTimer, manager);
-    bool ok = filled->controller != NULL && manager->resyncTimer != NULL && manager->shutdownTimer != NULL;
+    manager->syncTimer = loopTimerNew(loop, managerOnSyncTimer, manager);
+    bool ok = filled->controller != NULL && manager->resyncTimer != NULL && manager->shutdownTimer != NULL &&
+              manager->syncTimer != NULL;
     if (!ok)
         errSet(err, errOutOfMemory, "out of memory creating the manager");
     ok = ok && managerRegisterMetrics(manager, err) &&
