@@ -470,8 +470,8 @@ static void stageUsers(ClusterRun *run)
         return;
     }
     memcpy(run->usersRevision, sql.revision, sizeof(run->usersRevision));
-    const char *caPem;
-    char *certPem, *keyPem;
+    const char *caPem = NULL;
+    char *certPem = NULL, *keyPem = NULL;
     char host[600];
     snprintf(host, sizeof(host), "%s-primary.%s.svc", run->model.name, run->model.namespace);
     if (!usersClientCert(run, &caPem, &certPem, &keyPem, &err)) {
