@@ -24,7 +24,8 @@
  *     rules of their own, users decide who else gets in).
  *
  * The instance file holds the bootstrap method (initdb with checksums, UTF8 and the WAL directory) until the
- * cluster is bootstrapped, and how replicas are made (pg_basebackup; pgBackRest comes with backups). */
+ * cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate checkpoint, so a new replica
+ * does not wait for the next scheduled one; pgBackRest comes with backups). */
 #include "cluster/build.h"
 
 #include "cluster/yaml.h"
@@ -528,9 +529,9 @@ static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const
     char *walOption = walDir != NULL ? memCtxPrintf(ctx, "waldir=%s", walDir) : NULL;
     json_t *root = walOption == NULL
                        ? NULL
-                       : json_pack("{s:{}, s:{s:[s], s:[s], s:s, s:b}, s:{}, s:{}}", "kubernetes", "postgresql",
-                                   "basebackup", walOption, "create_replica_methods", "basebackup", "pgpass",
-                                   "/tmp/.pgpass", "use_unix_socket", 1, "restapi", "tags");
+                       : json_pack("{s:{}, s:{s:[s, {s:s}], s:[s], s:s, s:b}, s:{}, s:{}}", "kubernetes", "postgresql",
+                                   "basebackup", walOption, "checkpoint", "fast", "create_replica_methods",
+                                   "basebackup", "pgpass", "/tmp/.pgpass", "use_unix_socket", 1, "restapi", "tags");
     if (root != NULL && !patroniBootstrapped(model) &&
         !put(root, "bootstrap",
              json_pack("{s:s, s:[s, s, s]}", "method", "initdb", "initdb", "data-checksums", "encoding=UTF8",

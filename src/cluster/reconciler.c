@@ -517,6 +517,16 @@ static bool intended(const json_t *objects, const char *kind, const char *name)
     return false;
 }
 
+/* Whether the pod of instance carries Patroni's primary role label. */
+static bool instanceIsPrimary(ClusterRun *run, const char *instance)
+{
+    char podName[300];
+    snprintf(podName, sizeof(podName), "%s-0", instance);
+    const char *role =
+        labelOf(reconcilerLookup(run->reconciler, "Pod", run->model.namespace, podName), CLUSTER_LABEL_ROLE);
+    return role != NULL && strcmp(role, "master") == 0;
+}
+
 /* Prune: what the cluster controls but no longer wants. The objects of instances beyond the sets' replicas
  * (StatefulSet, its PVCs, ConfigMap and certificate Secret, all labelled with the instance), PodDisruptionBudgets of
  * sets that no longer need one, and the Secrets of users no longer in spec.users. Roles in Postgres stay. */
@@ -534,7 +544,10 @@ static void stagePrune(ClusterRun *run)
                 continue;
             const char *instance = labelOf(entry->object, CLUSTER_LABEL_INSTANCE);
             const char *role = labelOf(entry->object, CLUSTER_LABEL_ROLE);
-            bool surplusInstance = instance != NULL && !modelHasInstance(model, instance);
+            /* The primary's instance is never removed: a set renamed or emptied keeps it until Patroni has another
+             * leader (a switchover to the new instances is for the user to start). */
+            bool surplusInstance =
+                instance != NULL && !modelHasInstance(model, instance) && !instanceIsPrimary(run, instance);
             bool staleUser = kinds[kindIdx] == kindSecret && role != NULL && strcmp(role, "pguser") == 0 &&
                              !intended(run->objects, "Secret", entry->name);
             bool stalePdb = kinds[kindIdx] == kindPdb && !intended(run->objects, "PodDisruptionBudget", entry->name);
@@ -615,29 +628,46 @@ static bool runInstances(ClusterRun *run, Err *err)
 {
     ClusterModel *model = &run->model;
     const ClusterReconciler *reconciler = run->reconciler;
-    size_t total = 0, stsCount = storeCount(reconciler->stores[kindStatefulSet]);
+    size_t total = 0,
+           candidates = storeCount(reconciler->stores[kindStatefulSet]) + storeCount(reconciler->stores[kindPvc]);
     for (size_t setIdx = 0; setIdx < model->setCount; setIdx++)
         total += (size_t)model->sets[setIdx].replicas;
     model->instances = memCtxAlloc(run->reconcile->ctx, (total + 1) * sizeof(*model->instances));
-    ExistingInstance *existing = memCtxAlloc(run->reconcile->ctx, (stsCount + 1) * sizeof(*existing));
+    ExistingInstance *existing = memCtxAlloc(run->reconcile->ctx, (candidates + 1) * sizeof(*existing));
     if (model->instances == NULL || existing == NULL)
         return errSet(err, errOutOfMemory, "out of memory listing instances");
     model->instanceCount = 0;
     for (size_t setIdx = 0; setIdx < model->setCount; setIdx++) {
         const ClusterInstanceSet *set = &model->sets[setIdx];
-        size_t existingCount = 0, cursor = 0;
-        const StoreEntry *entry;
-        while (storeNext(reconciler->stores[kindStatefulSet], &cursor, &entry)) {
-            const char *setLabel = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
-            if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
-                setLabel == NULL || strcmp(setLabel, set->name) != 0)
-                continue;
-            char podName[300];
-            snprintf(podName, sizeof(podName), "%s-0", entry->name);
-            const json_t *pod = reconcilerLookup(run->reconciler, "Pod", model->namespace, podName);
-            const char *role = labelOf(pod, CLUSTER_LABEL_ROLE);
-            existing[existingCount++] =
-                (ExistingInstance){.name = entry->name, .primary = role != NULL && strcmp(role, "master") == 0};
+        size_t existingCount = 0;
+        /* An instance exists while its StatefulSet or its data volume does: a StatefulSet deleted by hand comes
+         * back under its own name, on its own data, rather than as a new instance beside a volume to prune. */
+        static const ClusterKindIdx sources[] = {kindStatefulSet, kindPvc};
+        for (size_t sourceIdx = 0; sourceIdx < sizeof(sources) / sizeof(sources[0]); sourceIdx++) {
+            size_t cursor = 0;
+            const StoreEntry *entry;
+            while (storeNext(reconciler->stores[sources[sourceIdx]], &cursor, &entry)) {
+                const char *setLabel = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
+                const char *name = sources[sourceIdx] == kindStatefulSet
+                                       ? entry->name
+                                       : labelOf(entry->object, CLUSTER_LABEL_INSTANCE);
+                const char *role = labelOf(entry->object, CLUSTER_LABEL_ROLE);
+                if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
+                    setLabel == NULL || strcmp(setLabel, set->name) != 0 || name == NULL ||
+                    (sources[sourceIdx] == kindPvc && (role == NULL || strcmp(role, "pgdata") != 0)))
+                    continue;
+                bool seen = false;
+                for (size_t existIdx = 0; existIdx < existingCount; existIdx++)
+                    seen = seen || strcmp(existing[existIdx].name, name) == 0;
+                if (seen)
+                    continue;
+                char podName[300];
+                snprintf(podName, sizeof(podName), "%s-0", name);
+                const char *podRole =
+                    labelOf(reconcilerLookup(run->reconciler, "Pod", model->namespace, podName), CLUSTER_LABEL_ROLE);
+                existing[existingCount++] =
+                    (ExistingInstance){.name = name, .primary = podRole != NULL && strcmp(podRole, "master") == 0};
+            }
         }
         qsort(existing, existingCount, sizeof(*existing), existingCompare);
         size_t kept = 0;

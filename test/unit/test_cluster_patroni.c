@@ -276,6 +276,7 @@ static void testHippo(void **state)
                         "postgresql:\n"
                         "  basebackup:\n"
                         "  - waldir=/pgdata/pg17_wal\n"
+                        "  - checkpoint: fast\n"
                         "  create_replica_methods:\n"
                         "  - basebackup\n"
                         "  pgpass: /tmp/.pgpass\n"
