@@ -55,6 +55,11 @@ bool clusterBuildDisruptionBudgets(MemCtx *ctx, const ClusterModel *model, json_
  * spec.patroni.dynamicConfiguration) and one ConfigMap <instance>-config per instance. */
 bool clusterBuildPatroniConfig(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
 
+/* The dynamic configuration Patroni keeps in its DCS (the "config" annotation of Endpoints <cluster>-ha-config):
+ * bootstrap.dcs of <cluster>-config before the cluster is bootstrapped, and what the reconciler writes there after.
+ * NULL with err set on failure. */
+json_t *clusterPatroniDynamicConfig(MemCtx *ctx, const ClusterModel *model, Err *err);
+
 /* For each instance: PVC <instance>-pgdata (and -pgwal with walVolumeClaimSpec) and the StatefulSet <instance>. */
 bool clusterBuildInstances(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
 

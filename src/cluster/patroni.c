@@ -632,3 +632,8 @@ bool clusterBuildPatroniConfig(MemCtx *ctx, const ClusterModel *model, json_t *o
     }
     return true;
 }
+
+json_t *clusterPatroniDynamicConfig(MemCtx *ctx, const ClusterModel *model, Err *err)
+{
+    return patroniDcs(ctx, model, err);
+}
