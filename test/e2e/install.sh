@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The seed's install commands on the local cluster, verbatim: the operator
 # image runs as Deployment pgo in namespace postgres-operator, becomes
-# Ready, elects itself leader, and observes the hippo PostgresCluster from
-# kustomize/postgres, writing nothing more once it has. Then the seed's
+# Ready, elects itself leader, and reconciles the hippo PostgresCluster from
+# kustomize/postgres, writing nothing more once hippo has settled. Then the seed's
 # uninstall commands remove it. The operator image must be imported
 # (make check does: build-release, then images/operator/build.sh --import).
 source "$(dirname "$0")/../lib/tap.sh"
@@ -46,6 +46,14 @@ observed() {
 		"$(kubectl -n postgres-operator get postgrescluster hippo -o jsonpath='{.metadata.generation}')" ]
 }
 tap_check "the operator observes hippo (status.observedGeneration)" retry_until 60 observed
+# Settled: the instance is ready and the users' SQL has run (status.usersRevision); from then on nothing changes.
+settled() {
+	[ "$(kubectl -n postgres-operator get postgrescluster hippo \
+		-o jsonpath='{.status.instances[0].readyReplicas} {.status.usersRevision}')" != "" ] &&
+		kubectl -n postgres-operator get postgrescluster hippo \
+			-o jsonpath='{.status.instances[0].readyReplicas} {.status.usersRevision}' | grep -qE '^1 [0-9a-f]{8}$'
+}
+tap_check "hippo settles: its instance is ready and its users exist" retry_until 240 settled
 check_quiet() {
 	local before after
 	before=$(kubectl -n postgres-operator get postgrescluster hippo -o jsonpath='{.metadata.resourceVersion}')
