@@ -17,6 +17,8 @@
  *     ttl / loop_wait periods, so kubelet restarts a hung Patroni about when its leader lease would expire);
  *   - container replication-cert-copy: copies the replication certificate again when the Secrets change and
  *     reloads Postgres, which also reads the renewed server certificate;
+ *   - with spec.backups.pgbackrest, pgbackrest.c's part (clusterPgBackRestInstancePod): conf.d in the database
+ *     container, and with a repository host the pgBackRest TLS server and its reloader;
  *   - the set's own containers, after ours.
  * Every container runs with the restricted security context; the pod with fsGroup 26 (postgres in our images)
  * unless spec.openshift, shareProcessNamespace (the postmaster, reparented to the pause process, is what
@@ -29,6 +31,8 @@
  *
  * Every StatefulSet has one replica: shutting the cluster down comes later. */
 #include "cluster/build.h"
+
+#include "cluster/pgbackrest.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -550,21 +554,20 @@ static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *po
                                                      serviceAccount, "shareProcessNamespace", 1);
     json_t *containers = json_pack("[o, o]", instanceDatabase(ctx, in), instanceCertCopy(in));
     const json_t *sidecars = json_object_get(setSpec, "containers");
-    bool ok = containers != NULL;
+    Err ignored;
+    bool ok =
+        put(pod, "containers", containers) && put(pod, "initContainers", json_pack("[o]", instanceStartup(ctx, in))) &&
+        put(pod, "securityContext", instancePodSecurityContext(in)) &&
+        put(pod, "volumes", instanceVolumes(ctx, in, podMetadata)) &&
+        putCopy(pod, "affinity", json_object_get(setSpec, "affinity")) &&
+        putCopy(pod, "tolerations", json_object_get(setSpec, "tolerations")) &&
+        putCopy(pod, "priorityClassName", json_object_get(setSpec, "priorityClassName")) &&
+        putCopy(pod, "imagePullSecrets", json_object_get(in->spec, "imagePullSecrets")) &&
+        instanceTopology(in, &topology) && (topology == NULL || put(pod, "topologySpreadConstraints", topology)) &&
+        clusterPgBackRestInstancePod(ctx, in->model, in->name, pod, &ignored);
+    /* The set's own containers come after ours. */
     for (size_t sidecarIdx = 0; ok && sidecarIdx < json_array_size(sidecars); sidecarIdx++)
         ok = append(containers, json_deep_copy(json_array_get(sidecars, sidecarIdx)));
-    if (!ok) {
-        json_decref(containers);
-        containers = NULL;
-    }
-    ok = put(pod, "containers", containers) && put(pod, "initContainers", json_pack("[o]", instanceStartup(ctx, in))) &&
-         put(pod, "securityContext", instancePodSecurityContext(in)) &&
-         put(pod, "volumes", instanceVolumes(ctx, in, podMetadata)) &&
-         putCopy(pod, "affinity", json_object_get(setSpec, "affinity")) &&
-         putCopy(pod, "tolerations", json_object_get(setSpec, "tolerations")) &&
-         putCopy(pod, "priorityClassName", json_object_get(setSpec, "priorityClassName")) &&
-         putCopy(pod, "imagePullSecrets", json_object_get(in->spec, "imagePullSecrets")) &&
-         instanceTopology(in, &topology) && (topology == NULL || put(pod, "topologySpreadConstraints", topology));
     if (ok)
         return pod;
     json_decref(pod);

@@ -28,6 +28,8 @@
  * does not wait for the next scheduled one; pgBackRest comes with backups). */
 #include "cluster/build.h"
 
+#include "cluster/pgbackrest.h"
+
 #include "cluster/yaml.h"
 #include "common/json.h"
 #include "kube/quantity.h"
@@ -38,16 +40,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PATRONI_FILE_KEY     "patroni.yaml"
-#define PATRONI_TLS_DIR      "/etc/patroni/~postgres-operator"
-#define PATRONI_CA_ROOTS     PATRONI_TLS_DIR "/patroni.ca-roots"
-#define PATRONI_CERT_AND_KEY PATRONI_TLS_DIR "/patroni.crt+key"
-#define PATRONI_REPLICATION  "_crunchyrepl"
-#define PATRONI_LOG_DIR      "/pgdata/patroni/log"
-#define PATRONI_LOG_MINIMUM  25000000      /* bytes, PGO's floor for spec.patroni.logging.storageLimit */
-#define PATRONI_TEXT_LIMIT   (1024 * 1024) /* a ConfigMap holds at most 1 MiB */
-#define PATRONI_HEADER       "# Written by the postgres operator from the PostgresCluster; edits here are overwritten.\n"
-#define PATRONI_HBA_DEFAULT  "hostssl all all all scram-sha-256"
+#define PATRONI_FILE_KEY        "patroni.yaml"
+#define PATRONI_TLS_DIR         "/etc/patroni/~postgres-operator"
+#define PATRONI_CA_ROOTS        PATRONI_TLS_DIR "/patroni.ca-roots"
+#define PATRONI_CERT_AND_KEY    PATRONI_TLS_DIR "/patroni.crt+key"
+#define PATRONI_REPLICATION     "_crunchyrepl"
+#define PATRONI_LOG_DIR         "/pgdata/patroni/log"
+#define PATRONI_LOG_MINIMUM     25000000      /* bytes, PGO's floor for spec.patroni.logging.storageLimit */
+#define PATRONI_TEXT_LIMIT      (1024 * 1024) /* a ConfigMap holds at most 1 MiB */
+#define PATRONI_HEADER          "# Written by the postgres operator from the PostgresCluster; edits here are overwritten.\n"
+#define PATRONI_HBA_DEFAULT     "hostssl all all all scram-sha-256"
+#define PATRONI_ARCHIVE_COMMAND "pgbackrest --stanza=db archive-push \"%p\""
+#define PATRONI_RESTORE_COMMAND "pgbackrest --stanza=db archive-get %f \"%p\""
 
 /* First in pg_hba.conf, whatever the user adds. */
 static const char *const patroniHbaMandatory[] = {
@@ -61,8 +65,9 @@ static const char *const patroniHbaMandatory[] = {
     "hostssl all \"postgres\" all cert",
 };
 
-/* Parameters the user cannot change. archive_command is "true" (WAL is dropped) until pgBackRest is configured,
- * as PGO does for a cluster without backups; archive_mode stays on so that adding backups needs no restart. */
+/* Parameters the user cannot change. archive_command is "true" (WAL is dropped) unless pgBackRest is configured
+ * (then patroniPgBackRestParameters), as PGO does for a cluster without backups; archive_mode stays on so that
+ * adding backups needs no restart. */
 static const char *const patroniParametersMandatory[][2] = {
     {"archive_command", "true"},
     {"archive_mode", "on"},
@@ -214,6 +219,23 @@ static bool parametersHugePages(const ClusterModel *model)
     return false;
 }
 
+/* With spec.backups.pgbackrest, as PGO: WAL goes to every repository, and recovery fetches it from any (from
+ * spec.standby.repoName's for a standby cluster). */
+static bool patroniPgBackRestParameters(MemCtx *ctx, const ClusterModel *model, json_t *parameters)
+{
+    const json_t *standby = specField(model, "standby");
+    const char *repo = json_string_value(json_object_get(standby, "repoName"));
+    const json_t *enabled = json_object_get(standby, "enabled");
+    bool fromRepo = json_is_object(standby) && !json_is_false(enabled) && repo != NULL &&
+                    strncmp(repo, "repo", strlen("repo")) == 0 && repo[strlen("repo")] != '\0';
+    char *restore = fromRepo ? memCtxPrintf(ctx, "%s --repo=%s", PATRONI_RESTORE_COMMAND, repo + strlen("repo"))
+                             : memCtxStrDup(ctx, PATRONI_RESTORE_COMMAND);
+    bool ok = restore != NULL && put(parameters, "archive_command", json_string(PATRONI_ARCHIVE_COMMAND)) &&
+              put(parameters, "restore_command", json_string(restore));
+    memCtxRelease(restore);
+    return ok;
+}
+
 static json_t *patroniParameters(MemCtx *ctx, const ClusterModel *model, const json_t *dynamicPostgresql, Err *err)
 {
     json_t *parameters =
@@ -244,6 +266,8 @@ static json_t *patroniParameters(MemCtx *ctx, const ClusterModel *model, const j
     for (size_t paramIdx = 0; ok && paramIdx < mandatory; paramIdx++)
         ok = put(parameters, patroniParametersMandatory[paramIdx][0],
                  json_string(patroniParametersMandatory[paramIdx][1]));
+    if (ok && clusterPgBackRestEnabled(model))
+        ok = patroniPgBackRestParameters(ctx, model, parameters);
     if (ok)
         return parameters;
     json_decref(parameters);
@@ -522,6 +546,33 @@ fail:
     return NULL;
 }
 
+/* Once the replica-create backup is in the first repository (status.pgbackrest.repos[0]), replicas are made from
+ * it, pg_basebackup remaining the fallback, as PGO: a delta restore as a standby into the data directory Patroni
+ * leaves in place (keep_data), without the leader and Patroni's parameters. */
+static bool patroniReplicaFromRepo(MemCtx *ctx, const ClusterModel *model, const char *walDir, json_t *postgresql)
+{
+    const json_t *pgbackrest = json_object_get(specField(model, "backups"), "pgbackrest");
+    const json_t *first = json_array_get(json_object_get(pgbackrest, "repos"), 0);
+    const json_t *status = json_object_get(json_object_get(model->cluster, "status"), "pgbackrest");
+    const json_t *firstStatus = json_array_get(json_object_get(status, "repos"), 0);
+    const char *repo = json_string_value(json_object_get(first, "name"));
+    const char *statusRepo = json_string_value(json_object_get(firstStatus, "name"));
+    if (!clusterPgBackRestEnabled(model) || repo == NULL || strncmp(repo, "repo", strlen("repo")) != 0 ||
+        statusRepo == NULL || strcmp(statusRepo, repo) != 0 ||
+        !json_is_true(json_object_get(firstStatus, "replicaCreateBackupComplete")))
+        return true;
+    char *command = memCtxPrintf(ctx,
+                                 "bash -ceu -- 'install --directory --mode=0700 \"${PGDATA?}\" && exec \"$@\"' - "
+                                 "pgbackrest restore --delta --stanza=db --repo=%s --link-map=pg_wal=%s --type=standby",
+                                 repo + strlen("repo"), walDir);
+    bool ok =
+        command != NULL && put(postgresql, "create_replica_methods", json_pack("[s, s]", "pgbackrest", "basebackup")) &&
+        put(postgresql, "pgbackrest",
+            json_pack("{s:s, s:b, s:b, s:b}", "command", command, "keep_data", 1, "no_leader", 1, "no_params", 1));
+    memCtxRelease(command);
+    return ok;
+}
+
 /* The settings of patroni.yaml in <instance>-config. */
 static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const ClusterInstanceSet *set)
 {
@@ -536,6 +587,10 @@ static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const
         !put(root, "bootstrap",
              json_pack("{s:s, s:[s, s, s]}", "method", "initdb", "initdb", "data-checksums", "encoding=UTF8",
                        walOption))) {
+        json_decref(root);
+        root = NULL;
+    }
+    if (root != NULL && !patroniReplicaFromRepo(ctx, model, walDir, json_object_get(root, "postgresql"))) {
         json_decref(root);
         root = NULL;
     }

@@ -8,6 +8,7 @@
 
 #include "cluster/apply.h"
 #include "cluster/build.h"
+#include "cluster/pgbackrest.h"
 #include "cluster/users.h"
 #include "common/base64.h"
 #include "common/json.h"
@@ -31,6 +32,7 @@ typedef enum ClusterKindIdx {
     kindRole,
     kindRoleBinding,
     kindPdb,
+    kindJob,
     kindCount,
 } ClusterKindIdx;
 
@@ -60,6 +62,8 @@ static const ClusterWatch clusterWatches[kindCount] = {
     [kindRole] = {"Role", {"rbac.authorization.k8s.io", "v1", "roles", true}, true, true},
     [kindRoleBinding] = {"RoleBinding", {"rbac.authorization.k8s.io", "v1", "rolebindings", true}, true, true},
     [kindPdb] = {"PodDisruptionBudget", {"policy", "v1", "poddisruptionbudgets", true}, true, true},
+    /* pgBackRest's stanza and backup Jobs. */
+    [kindJob] = {"Job", {"batch", "v1", "jobs", true}, true, true},
 };
 
 struct ClusterReconciler {
@@ -312,57 +316,91 @@ static json_t *statusWanted(ClusterRun *run)
     return status;
 }
 
-static void stageStatus(ClusterRun *run)
+/* The condition of type in conditions, or NULL. */
+static const json_t *conditionOf(const json_t *conditions, const char *type)
 {
-    Err err;
-    json_t *status = statusWanted(run);
-    if (status == NULL) {
-        errSet(&err, errOutOfMemory, "out of memory computing the status");
-        runFinish(run, reconcileError, &err);
-        return;
-    }
-    /* The placeholder reconciler's "Observed" condition goes: drop it when present. */
-    const json_t *current = json_object_get(run->cluster, "status");
-    json_t *conditions = json_object_get(current, "conditions");
-    bool dropObserved = false;
     size_t condIdx;
     json_t *condition;
     json_array_foreach(conditions, condIdx, condition)
     {
-        const char *type = json_string_value(json_object_get(condition, "type"));
-        dropObserved = dropObserved || (type != NULL && strcmp(type, "Observed") == 0);
+        const char *condType = json_string_value(json_object_get(condition, "type"));
+        if (condType != NULL && strcmp(condType, type) == 0)
+            return condition;
     }
-    if (!dropObserved && !clusterApplyNeeded(status, current)) {
+    return NULL;
+}
+
+/* status.conditions with ours (wanted) merged in by type, in place of the current ones of the same type; the
+ * placeholder's "Observed" and PGBackRest* conditions no longer wanted are dropped; others' are kept as they are. */
+static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
+{
+    json_t *merged = json_array();
+    size_t condIdx;
+    json_t *condition;
+    json_array_foreach(current, condIdx, condition)
+    {
+        const char *type = json_string_value(json_object_get(condition, "type"));
+        const json_t *ours = type != NULL ? conditionOf(wanted, type) : NULL;
+        bool stale = type != NULL && (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0);
+        if (merged != NULL && (ours != NULL || !stale) &&
+            json_array_append(merged, ours != NULL ? (json_t *)(uintptr_t)ours : condition) != 0) {
+            json_decref(merged);
+            merged = NULL;
+        }
+    }
+    json_array_foreach(wanted, condIdx, condition)
+    {
+        const char *type = json_string_value(json_object_get(condition, "type"));
+        if (merged != NULL && type != NULL && conditionOf(current, type) == NULL &&
+            json_array_append(merged, condition) != 0) {
+            json_decref(merged);
+            merged = NULL;
+        }
+    }
+    return merged;
+}
+
+static void stageStatus(ClusterRun *run)
+{
+    Err err;
+    const json_t *current = json_object_get(run->cluster, "status");
+    json_t *status = statusWanted(run);
+    json_t *backrest = status != NULL ? clusterPgBackRestStatus(&run->model) : NULL;
+    const json_t *currentConditions = json_object_get(current, "conditions");
+    json_t *conditions =
+        backrest != NULL ? conditionsMerged(currentConditions, json_object_get(backrest, "conditions")) : NULL;
+    const json_t *repos = json_object_get(backrest, "pgbackrest");
+    bool ok = conditions != NULL;
+    if (ok && repos != NULL)
+        ok = json_object_set(status, "pgbackrest", (json_t *)(uintptr_t)repos) == 0;
+    else if (ok && json_object_get(current, "pgbackrest") != NULL)
+        ok = json_object_set_new(status, "pgbackrest", json_null()) == 0; /* a merge patch removes with null */
+    bool conditionsChanged = ok && (currentConditions != NULL ? !json_equal(conditions, currentConditions)
+                                                              : json_array_size(conditions) > 0);
+    if (conditionsChanged)
+        ok = json_object_set(status, "conditions", conditions) == 0;
+    json_decref(conditions);
+    json_decref(backrest);
+    if (!ok) {
+        json_decref(status);
+        errSet(&err, errOutOfMemory, "out of memory computing the status");
+        runFinish(run, reconcileError, &err);
+        return;
+    }
+    bool removal = json_is_null(json_object_get(status, "pgbackrest"));
+    if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
         json_decref(status);
         logDebug(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
                  logStr("name", run->model.name), logInt("writes", run->writes));
         runFinish(run, reconcileSuccess, NULL);
         return;
     }
-    if (dropObserved) {
-        json_t *kept = json_array();
-        json_array_foreach(conditions, condIdx, condition)
-        {
-            const char *type = json_string_value(json_object_get(condition, "type"));
-            if (kept != NULL && (type == NULL || strcmp(type, "Observed") != 0) &&
-                json_array_append(kept, condition) != 0) {
-                json_decref(kept);
-                kept = NULL;
-            }
-        }
-        if (kept == NULL || json_object_set_new(status, "conditions", kept) != 0) {
-            json_decref(status);
-            errSet(&err, errOutOfMemory, "out of memory computing the status");
-            runFinish(run, reconcileError, &err);
-            return;
-        }
-    }
     json_t *patch = json_pack("{s:o}", "status", status);
     KubeRequest request;
-    bool ok = patch != NULL &&
-              kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
-                                    run->model.name, kubeSubresourceStatus, patch, &request, &err) &&
-              runSend(run, apiVerbPatch, &request, true, &err);
+    ok = patch != NULL &&
+         kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
+                               run->model.name, kubeSubresourceStatus, patch, &request, &err) &&
+         runSend(run, apiVerbPatch, &request, true, &err);
     if (patch == NULL)
         errSet(&err, errOutOfMemory, "out of memory computing the status");
     json_decref(patch);
@@ -532,7 +570,7 @@ static bool instanceIsPrimary(ClusterRun *run, const char *instance)
  * sets that no longer need one, and the Secrets of users no longer in spec.users. Roles in Postgres stay. */
 static void stagePrune(ClusterRun *run)
 {
-    static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret, kindPdb};
+    static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret, kindPdb, kindJob};
     const ClusterModel *model = &run->model;
     Err err;
     for (size_t kindIdx = 0; kindIdx < sizeof(kinds) / sizeof(kinds[0]); kindIdx++) {
@@ -551,7 +589,9 @@ static void stagePrune(ClusterRun *run)
             bool staleUser = kinds[kindIdx] == kindSecret && role != NULL && strcmp(role, "pguser") == 0 &&
                              !intended(run->objects, "Secret", entry->name);
             bool stalePdb = kinds[kindIdx] == kindPdb && !intended(run->objects, "PodDisruptionBudget", entry->name);
-            if ((surplusInstance || staleUser || stalePdb) &&
+            /* Jobs only when pgBackRest says so: a finished Job is not re-emitted, yet must stay. */
+            bool staleJob = kinds[kindIdx] == kindJob && clusterPgBackRestJobObsolete(model, entry->object);
+            if ((surplusInstance || staleUser || stalePdb || staleJob) &&
                 !runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {
                 runFail(run, &err);
                 return;
@@ -766,8 +806,8 @@ static void runEvent(ClusterRun *run, EventType type, const char *reason, const 
 static bool runBuild(ClusterRun *run, Err *err)
 {
     static ClusterBuildFn *const builders[] = {
-        clusterBuildCertificates, clusterBuildInstanceRbac, clusterBuildServices,          clusterBuildPatroniConfig,
-        clusterBuildUserSecrets,  clusterBuildInstances,    clusterBuildDisruptionBudgets,
+        clusterBuildCertificates, clusterBuildInstanceRbac, clusterBuildServices,   clusterBuildPatroniConfig,
+        clusterBuildUserSecrets,  clusterBuildInstances,    clusterBuildPgBackRest, clusterBuildDisruptionBudgets,
     };
     ClusterModel *model = &run->model;
     const StoreEntry *ha;
