@@ -1,0 +1,895 @@
+#!/usr/bin/env bash
+# The seed's first tutorials, command by command, on the local cluster with
+# the operator image: "Quickstart", "Create a Postgres Cluster", "Connect to
+# a Postgres Cluster" and "High Availability". Each seed command runs as
+# written (kubectl by name, namespace postgres-operator, the seed's
+# selectors and go-templates), and is followed by a check of the outcome
+# the seed describes:
+#
+#  - install: the operator pod Running, found by the seed's selector;
+#  - create: hippo's instance pod Ready and labelled role=master, the five
+#    Services of the seed's listing, the Secret hippo-pguser-hippo with the
+#    seed's keys;
+#  - connect: the seed's port-forward to the role=master pod and its
+#    `psql -h localhost` with PGUSER, PGPASSWORD and PGDATABASE read from the
+#    Secret (TLS is used); psql with the Secret's uri over sslmode=verify-full
+#    against the root CA of Secret pgo-root-cacert, through the same
+#    port-forward (host hippo-primary.postgres-operator.svc, PGHOSTADDR
+#    127.0.0.1); a wrong host name and a non-TLS connection are refused; an
+#    in-cluster Job connects with the Secret's keys (env valueFrom
+#    secretKeyRef) and with its uri, as the seed's Keycloak example does;
+#  - high availability: spec.instances[0].replicas set to 2 in a copy of
+#    kustomize/postgres and re-applied; a master and a replica that streams;
+#    Test #1, the hippo-primary Service deleted and recreated; the primary
+#    pod deleted while a client writes in a loop; Test #2, the primary's
+#    StatefulSet deleted (the seed's PRIMARY_POD commands) and recreated.
+#    After each failover: the other instance is role=master and
+#    `SELECT NOT pg_catalog.pg_is_in_recovery()` says so through
+#    hippo-primary, every Service follows the new primary (hippo-ha's
+#    Endpoints, hippo-primary -> hippo-ha, hippo-replicas holds replicas
+#    only), writes made before it survive, and the old primary comes back
+#    as a replica;
+#  - the seed's uninstall: hippo and everything it owned go, then the
+#    operator and its namespace.
+#
+# Measured write gaps are TAP comments; no check judges speed. Waits are
+# bounded generously (a first start may take minutes).
+#
+# The operator image must be imported (make check does: make
+# operator-image). Environment: TUTORIALS_KEEP=1 leaves the operator and
+# hippo running at the end (no uninstall).
+# shellcheck source=../lib/tap.sh
+source "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=../lib/kube.sh
+source "$(dirname "$0")/../lib/kube.sh"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+# The seed's commands call kubectl by name: use the cluster's own version.
+PATH=$KUBE_BIN:$PATH
+# Nothing from the caller's environment may steer a psql here.
+unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE PGSSLROOTCERT \
+	PGSERVICE PGSERVICEFILE PGOPTIONS PGCONNECT_TIMEOUT PGAPPNAME
+export PGPASSFILE=/dev/null
+
+NS=postgres-operator
+L=postgres-operator.crunchydata.com
+IMAGE=$POSTGRES_17_IMAGE
+SECRET=hippo-pguser-hippo
+work=$(mktemp -d)
+pf_pid='' writer_pid='' uninstalled=0
+
+# --- helpers --------------------------------------------------------------------
+
+kn() { kubectl -n "$NS" "$@"; }
+now() { date +%s.%N; }
+comment() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+uninstall() {
+	kubectl delete -k kustomize/postgres --ignore-not-found --wait=true --timeout=180s >/dev/null 2>&1
+	kubectl delete -k kustomize/install/default --ignore-not-found --timeout=120s >/dev/null 2>&1
+	kubectl delete -k kustomize/install/namespace --ignore-not-found --timeout=180s >/dev/null 2>&1
+	retry_until 120 sh -c "! kubectl get namespace $NS"
+}
+
+stop_forward() {
+	if [ -n "$pf_pid" ]; then
+		kill "$pf_pid" 2>/dev/null
+		wait "$pf_pid" 2>/dev/null
+		grep -c 'lost connection to pod' "$work/pf.log" >>"$work/pf.restarts"
+	fi
+	pf_pid=''
+}
+
+cleanup() {
+	stop_forward
+	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
+	if [ "${TUTORIALS_KEEP:-0}" != 1 ] && [ "$uninstalled" = 0 ]; then
+		uninstall
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The state of everything, for a failure's comment: hippo's objects, its
+# status, recent events, the operator's log, and unready instance pods.
+diagnose() {
+	echo "--- kubectl -n $NS get postgrescluster,sts,pods,svc,pvc,jobs,secrets"
+	kn get postgresclusters,statefulsets,pods,services,persistentvolumeclaims,jobs,secrets \
+		-o wide -L "$L/role" 2>&1 | head -60
+	echo "--- endpoints"
+	kn get endpoints 2>/dev/null | head -15
+	echo "--- hippo .status"
+	kn get postgrescluster hippo -o jsonpath='{.status}' 2>&1 | head -c 2500
+	echo
+	echo "--- events (last 15)"
+	kn get events --sort-by=.lastTimestamp 2>&1 | tail -15
+	echo "--- operator log (last 30 lines)"
+	kn logs deployment/pgo --tail=30 2>&1
+	if [ -n "$pf_pid" ]; then
+		echo "--- kubectl port-forward (pid $pf_pid, $(kill -0 "$pf_pid" 2>/dev/null && echo running || echo exited))"
+		tail -5 "$work/pf.log"
+	fi
+	local p
+	for p in $(kn get pods -l "$L/cluster=hippo" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}' 2>/dev/null); do
+		[ "$(ready_of "$p")" = True ] && continue
+		echo "--- pod $p is not Ready: describe (last 15 lines), database log (last 15 lines)"
+		kn describe pod "$p" 2>&1 | tail -15
+		kn logs "$p" -c database --tail=15 2>&1
+	done
+}
+
+# check NAME SECONDS COMMAND...: run COMMAND in this shell, every second
+# until it passes or SECONDS pass (0: once); on failure the last attempt's
+# output and diagnose's go into the comment. Returns COMMAND's verdict.
+check() {
+	local name=$1 seconds=$2 start=$SECONDS
+	shift 2
+	until "$@" >"$work/check.out" 2>&1; do
+		if [ $((SECONDS - start)) -ge "$seconds" ]; then
+			tap_fail "$name" "$(tail -25 "$work/check.out")"
+			diagnose 2>&1 | sed 's/^/# /'
+			return 1
+		fi
+		sleep 1
+	done
+	tap_ok "$name"
+}
+
+# bail REASON: the later checks have nothing to stand on.
+bail() {
+	echo "# bailing out: $1"
+	tap_done
+	exit 1
+}
+
+# secret_value KEY: the seed's go-template read of the user Secret.
+secret_value() {
+	kubectl get secrets -n "$NS" "$SECRET" -o go-template="{{index .data \"$1\" | base64decode}}"
+}
+ready_of() { kn get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null; }
+role_of() { kn get pod "$1" -o jsonpath="{.metadata.labels.postgres-operator\.crunchydata\.com/role}" 2>/dev/null; }
+instance_of() { kn get pod "$1" -o jsonpath="{.metadata.labels.postgres-operator\.crunchydata\.com/instance}" 2>/dev/null; }
+pod_ip() { kn get pod "$1" -o jsonpath='{.status.podIP}' 2>/dev/null; }
+uid_of() { kn get "$1" "$2" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
+# pods_with_role ROLE: hippo's pods labelled ROLE (master, replica), by name.
+pods_with_role() { kn get pods -l "$L/cluster=hippo,$L/role=$1" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
+# endpoint_ips NAME: the addresses of Endpoints NAME, sorted, one line.
+endpoint_ips() {
+	kn get endpoints "$1" -o jsonpath='{range .subsets[*].addresses[*]}{.ip}{"\n"}{end}' 2>/dev/null |
+		sort | tr '\n' ' ' | sed 's/ $//'
+}
+cluster_ip() { kn get service "$1" -o jsonpath='{.spec.clusterIP}' 2>/dev/null; }
+
+# free_port: the seed's local port 5432 if it is free, else a free one.
+free_port() {
+	local p
+	for p in 5432 $(seq 15432 15532); do
+		[ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] || {
+			echo "$p"
+			return 0
+		}
+	done
+	return 1
+}
+
+# The seed's port-forward to the role=master pod; sets LPORT. kubectl (since
+# 1.23) exits when a forwarded connection is reset, and psql resets its TLS
+# connections as it closes them (kubernetes/kubectl#1169; PGO's issue
+# #3547): so the port-forward runs in a loop that starts it again, on the
+# same local port, each time it exits.
+start_forward() {
+	local pod
+	stop_forward
+	# The seed's commands.
+	PG_CLUSTER_PRIMARY_POD=$(kubectl get pod -n postgres-operator -o name \
+		-l postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/role=master)
+	pod=$PG_CLUSTER_PRIMARY_POD
+	[ -n "$pod" ] && [ "$(wc -w <<<"$pod")" = 1 ] || {
+		echo "pods labelled role=master: '$pod'"
+		return 1
+	}
+	LPORT=$(free_port) || {
+		echo "no free local port"
+		return 1
+	}
+	: >"$work/pf.log"
+	(
+		child=''
+		trap 'kill $child 2>/dev/null; exit 0' TERM
+		while :; do
+			kubectl -n postgres-operator port-forward "$pod" "$LPORT:5432" >>"$work/pf.log" 2>&1 &
+			child=$!
+			wait "$child"
+			sleep 0.2
+		done
+	) &
+	pf_pid=$!
+	retry_until 30 grep -q "^Forwarding from 127.0.0.1:$LPORT " "$work/pf.log" || {
+		echo "port-forward to $pod did not start:"
+		cat "$work/pf.log"
+		return 1
+	}
+	echo "forwarding 127.0.0.1:$LPORT to $pod"
+}
+
+# vf ARGS...: psql with the Secret's uri over verify-full against the root
+# CA, to the name in the uri (hippo-primary.postgres-operator.svc), reached
+# at 127.0.0.1 through the port-forward.
+vf() {
+	local uri
+	uri=$(secret_value uri) || return 1
+	[ "$LPORT" = 5432 ] || uri="$uri$([[ $uri == *\?* ]] && echo '&' || echo '?')port=$LPORT"
+	PGHOSTADDR=127.0.0.1 PGSSLMODE=verify-full PGSSLROOTCERT=$work/root.crt PGCONNECT_TIMEOUT=5 \
+		psql "$uri" -XAtq -v ON_ERROR_STOP=1 "$@"
+}
+
+# csql ARGS...: psql in the client pod (the Secret's keys, verify-full,
+# hippo-primary unless ARGS name another host).
+csql() { timeout 60 kubectl -n "$NS" exec tutorial-client -- psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
+
+# --- preconditions ------------------------------------------------------------------
+
+if ! cluster_reachable; then
+	tap_fail "cluster reachable" "the local cluster does not answer; run 'make cluster-up'"
+	tap_done
+	exit 1
+fi
+images_present() {
+	local have ref ok=0
+	have=$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null)
+	for ref in "$OPERATOR_IMAGE" "$IMAGE"; do
+		grep -qxF "$ref" <<<"$have" || {
+			echo "$ref is not in the cluster's containerd (make operator-image; hack/build-images.sh --import)"
+			ok=1
+		}
+	done
+	return $ok
+}
+check "the operator image and $IMAGE are in the cluster's containerd" 0 images_present
+uninstall
+
+# --- Quickstart: install ------------------------------------------------------------------
+
+check "kubectl apply -k kustomize/install/namespace" 0 kubectl apply -k kustomize/install/namespace
+check "kubectl apply --server-side -k kustomize/install/default" 0 \
+	kubectl apply --server-side -k kustomize/install/default
+check "the operator Deployment rolls out" 0 \
+	kubectl -n postgres-operator rollout status deployment/pgo --timeout=180s
+operator_running() {
+	local out
+	out=$(kubectl -n postgres-operator get pods \
+		--selector=postgres-operator.crunchydata.com/control-plane=postgres-operator \
+		--field-selector=status.phase=Running --no-headers)
+	echo "$out"
+	[ "$(grep -c . <<<"$out")" = 1 ]
+}
+check "the seed's status command shows one operator pod Running" 30 operator_running ||
+	bail "the operator does not run"
+
+# --- Create a Postgres Cluster ----------------------------------------------------------
+
+t_apply=$(now)
+check "kubectl apply -k kustomize/postgres" 0 kubectl apply -k kustomize/postgres ||
+	bail "hippo could not be created"
+describe_hippo() {
+	local out
+	out=$(kubectl -n postgres-operator describe postgresclusters.postgres-operator.crunchydata.com hippo) || return 1
+	grep -qE '^Name: +hippo$' <<<"$out" && grep -qE '^Kind: +PostgresCluster$' <<<"$out" || {
+		echo "$out" | head -20
+		return 1
+	}
+}
+check "kubectl -n postgres-operator describe postgresclusters.postgres-operator.crunchydata.com hippo" 0 describe_hippo
+
+# The seed's "track the state of the Postgres Pod" command, until its one
+# pod is Ready and Patroni has labelled it master.
+first_instance_ready() {
+	local out pod
+	out=$(kubectl -n postgres-operator get pods \
+		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance \
+		-o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}')
+	[ "$(grep -c . <<<"$out")" = 1 ] || {
+		echo "instance pods: '$out'"
+		return 1
+	}
+	pod=$out
+	[ "$(ready_of "$pod")" = True ] && [ "$(role_of "$pod")" = master ] || {
+		echo "$pod: Ready=$(ready_of "$pod") role=$(role_of "$pod")"
+		return 1
+	}
+}
+check "hippo's instance pod (the seed's selector) is Ready and labelled role=master" 420 first_instance_ready ||
+	bail "hippo has no running instance"
+comment "$(kubectl -n postgres-operator get pods \
+	--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance \
+	-L "$L/role" 2>&1)"
+comment "apply to instance Ready: $(awk -v a="$t_apply" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
+
+# status_ready N: hippo's status counts N ready replicas in instance1.
+status_ready() {
+	local ready
+	ready=$(kn get postgrescluster hippo -o jsonpath='{.status.instances[?(@.name=="instance1")].readyReplicas}')
+	[ "$ready" = "$1" ] || {
+		echo "status.instances[instance1].readyReplicas is '$ready'"
+		kn get postgrescluster hippo -o jsonpath='{.status}'
+		return 1
+	}
+}
+check "hippo's status reports instance1 with 1 ready replica" 60 status_ready 1
+
+repo_host_ready() {
+	[ "$(ready_of hippo-repo-host-0)" = True ] || {
+		echo "pod hippo-repo-host-0: Ready=$(ready_of hippo-repo-host-0)"
+		return 1
+	}
+}
+check "the pgBackRest repository host of spec.backups (hippo-repo-host-0) is Ready" 180 repo_host_ready
+
+# --- Connect to a Postgres Cluster --------------------------------------------------------
+
+seed_services() {
+	local out names
+	out=$(kubectl -n postgres-operator get svc --selector=postgres-operator.crunchydata.com/cluster=hippo)
+	echo "$out"
+	names=$(kn get svc -l "$L/cluster=hippo" -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort |
+		tr '\n' ' ')
+	for s in hippo-ha hippo-ha-config hippo-pods hippo-primary hippo-replicas; do
+		[[ " $names" == *" $s "* ]] || {
+			echo "Service $s is missing"
+			return 1
+		}
+	done
+	# As in the seed's listing: hippo-primary, hippo-pods and hippo-ha-config
+	# headless; hippo-ha and hippo-replicas with a ClusterIP; 5432 on three.
+	[ "$(cluster_ip hippo-primary)" = None ] && [ "$(cluster_ip hippo-pods)" = None ] &&
+		[ "$(cluster_ip hippo-ha-config)" = None ] || {
+		echo "hippo-primary, hippo-pods and hippo-ha-config must be headless"
+		return 1
+	}
+	[[ $(cluster_ip hippo-ha) =~ ^[0-9.]+$ ]] && [[ $(cluster_ip hippo-replicas) =~ ^[0-9.]+$ ]] || {
+		echo "hippo-ha and hippo-replicas must have a ClusterIP"
+		return 1
+	}
+	for s in hippo-ha hippo-primary hippo-replicas; do
+		[ "$(kn get svc "$s" -o jsonpath='{.spec.ports[0].port}/{.spec.ports[0].protocol}')" = 5432/TCP ] || {
+			echo "Service $s does not serve 5432/TCP"
+			return 1
+		}
+	done
+}
+check "the seed's Service listing: hippo-ha, hippo-ha-config, hippo-pods, hippo-primary, hippo-replicas" 60 seed_services
+
+user_secret() {
+	local key value uri user dbname
+	for key in user password dbname host port uri jdbc-uri verifier; do
+		value=$(secret_value "$key" 2>/dev/null)
+		[ -n "$value" ] || {
+			echo "key $key of Secret $SECRET is missing or empty"
+			return 1
+		}
+	done
+	user=$(secret_value user) dbname=$(secret_value dbname) uri=$(secret_value uri)
+	[ "$user" = hippo ] && [ "$dbname" = hippo ] || {
+		echo "user '$user', dbname '$dbname' (the default user and database are the cluster's name)"
+		return 1
+	}
+	[ "$(secret_value host)" = hippo-primary.postgres-operator.svc ] && [ "$(secret_value port)" = 5432 ] || {
+		echo "host '$(secret_value host)', port '$(secret_value port)'"
+		return 1
+	}
+	[[ $uri == "postgresql://$user:"*"@hippo-primary.postgres-operator.svc:5432/$dbname" ]] || {
+		echo "uri has the form '$(sed -E 's#(://[^:]*:)[^@]*@#\1***@#' <<<"$uri")'"
+		return 1
+	}
+	[[ $(secret_value jdbc-uri) == "jdbc:postgresql://hippo-primary.postgres-operator.svc:5432/$dbname?"* ]] || {
+		echo "jdbc-uri has the form '$(secret_value jdbc-uri | sed -E 's/password=[^&]*/password=***/')'"
+		return 1
+	}
+}
+check "Secret hippo-pguser-hippo holds user, password, dbname, host, port, uri, jdbc-uri (and verifier)" 120 \
+	user_secret || bail "no user Secret to connect with"
+
+root_ca() {
+	local ca
+	ca=$(kn get secret pgo-root-cacert -o go-template='{{index .data "root.crt" | base64decode}}' 2>/dev/null)
+	[ -n "$ca" ] || ca=$(kn get secret pgo-root-cacert -o go-template='{{index .data "ca.crt" | base64decode}}' 2>/dev/null)
+	[ -n "$ca" ] || {
+		echo "Secret pgo-root-cacert has neither root.crt nor ca.crt"
+		return 1
+	}
+	printf '%s\n' "$ca" >"$work/root.crt"
+	openssl x509 -in "$work/root.crt" -noout -subject
+}
+check "Secret pgo-root-cacert holds the root CA certificate" 60 root_ca
+
+check "the seed's port-forward to the role=master pod" 0 start_forward || bail "no port-forward"
+
+# The seed's psql, as written (sslmode left to libpq's default).
+seed_psql() {
+	local out
+	PG_CLUSTER_USER_SECRET_NAME=hippo-pguser-hippo
+	out=$(PGPASSWORD=$(kubectl get secrets -n postgres-operator "${PG_CLUSTER_USER_SECRET_NAME}" -o go-template='{{.data.password | base64decode}}') \
+		PGUSER=$(kubectl get secrets -n postgres-operator "${PG_CLUSTER_USER_SECRET_NAME}" -o go-template='{{.data.user | base64decode}}') \
+		PGDATABASE=$(kubectl get secrets -n postgres-operator "${PG_CLUSTER_USER_SECRET_NAME}" -o go-template='{{.data.dbname | base64decode}}') \
+		PGPORT=$LPORT PGCONNECT_TIMEOUT=5 \
+		psql -h localhost -XAt -v ON_ERROR_STOP=1 \
+		-c "SELECT current_user, current_database(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>&1)
+	echo "$out"
+	[ "$out" = "hippo|hippo|t" ]
+}
+check "the seed's 'psql -h localhost' with PGUSER, PGPASSWORD, PGDATABASE from the Secret connects over TLS" 30 seed_psql
+
+verify_full() {
+	local out
+	out=$(vf -c "SELECT current_user, current_database(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>&1)
+	echo "$out"
+	[ "$out" = "hippo|hippo|t" ]
+}
+check "psql with the Secret's uri over sslmode=verify-full (root CA of pgo-root-cacert)" 30 verify_full
+
+wrong_name() {
+	local out
+	out=$(PGPASSWORD=$(secret_value password) PGSSLMODE=verify-full PGSSLROOTCERT=$work/root.crt \
+		PGCONNECT_TIMEOUT=5 psql -h localhost -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
+		echo "verify-full accepted the name localhost: $out"
+		return 1
+	}
+	echo "$out"
+	grep -q 'does not match host name' <<<"$out"
+}
+check "verify-full refuses a name the server certificate does not carry (localhost)" 30 wrong_name
+
+no_plaintext() {
+	local out
+	out=$(PGPASSWORD=$(secret_value password) PGSSLMODE=disable PGCONNECT_TIMEOUT=5 \
+		psql -h localhost -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
+		echo "a connection without TLS was accepted: $out"
+		return 1
+	}
+	echo "$out"
+	grep -q 'pg_hba.conf' <<<"$out"
+}
+check "all connections use TLS: one without is refused by pg_hba" 30 no_plaintext
+
+setup_table() {
+	vf -c "CREATE SCHEMA IF NOT EXISTS e2e" \
+		-c "CREATE TABLE IF NOT EXISTS e2e.writes (label text, n int,
+		    at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (label, n))" \
+		-c "INSERT INTO e2e.writes (label, n) VALUES ('quickstart', 1) ON CONFLICT DO NOTHING"
+}
+check "the user creates a table and writes a row through verify-full" 30 setup_table
+
+# Connect an Application: the seed's Keycloak reads the Secret's keys
+# through env valueFrom secretKeyRef. Its image is not reachable here; a Job
+# with our postgres image connects the same way, with the keys and with the
+# uri ("Connect Directly": the cluster's own network).
+application_job() {
+	kn delete job tutorial-connect --ignore-not-found --wait=true >/dev/null 2>&1
+	kubectl apply --filename=- <<-EOF || return 1
+		apiVersion: batch/v1
+		kind: Job
+		metadata:
+		  name: tutorial-connect
+		  namespace: postgres-operator
+		spec:
+		  backoffLimit: 2
+		  template:
+		    spec:
+		      restartPolicy: Never
+		      enableServiceLinks: false
+		      automountServiceAccountToken: false
+		      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+		      containers:
+		        - name: psql
+		          image: $IMAGE
+		          imagePullPolicy: IfNotPresent
+		          command:
+		            - bash
+		            - -ec
+		            - |
+		              psql -XAt -v ON_ERROR_STOP=1 -c "SELECT 'keys', current_user, current_database(), ssl,
+		                NOT pg_catalog.pg_is_in_recovery() FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+		              env -u PGHOST -u PGPORT -u PGUSER -u PGPASSWORD -u PGDATABASE psql "\$URI" -XAt \\
+		                -v ON_ERROR_STOP=1 -c "SELECT 'uri', current_user, current_database(), ssl,
+		                NOT pg_catalog.pg_is_in_recovery() FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+		          env:
+		            - name: PGHOST
+		              valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: host } }
+		            - name: PGPORT
+		              valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: port } }
+		            - name: PGDATABASE
+		              valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: dbname } }
+		            - name: PGUSER
+		              valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: user } }
+		            - name: PGPASSWORD
+		              valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: password } }
+		            - name: URI
+		              valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: uri } }
+		            - {name: PGSSLMODE, value: verify-full}
+		            - {name: PGSSLROOTCERT, value: /pgconf/ca.crt}
+		            - {name: PGCONNECT_TIMEOUT, value: "5"}
+		          securityContext:
+		            allowPrivilegeEscalation: false
+		            capabilities: {drop: [ALL]}
+		            readOnlyRootFilesystem: true
+		            runAsNonRoot: true
+		            seccompProfile: {type: RuntimeDefault}
+		          volumeMounts:
+		            - {name: ca, mountPath: /pgconf, readOnly: true}
+		      volumes:
+		        - name: ca
+		          secret:
+		            secretName: pgo-root-cacert
+		            items: [{key: root.crt, path: ca.crt}]
+	EOF
+	# Complete, or Failed once its retries are spent.
+	job_done() {
+		kn get job tutorial-connect -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type}{"\n"}{end}' |
+			grep -xE 'Complete|Failed' >/dev/null
+	}
+	retry_until 240 job_done
+	[ "$(kn get job tutorial-connect -o jsonpath='{.status.succeeded}')" = 1 ] || {
+		kn get job tutorial-connect 2>&1
+		kn logs -l job-name=tutorial-connect --tail=4 --prefix 2>&1 | tail -12
+		return 1
+	}
+	local out
+	out=$(kn logs -l job-name=tutorial-connect --tail=-1)
+	echo "$out"
+	grep -qxF 'keys|hippo|hippo|t|t' <<<"$out" && grep -qxF 'uri|hippo|hippo|t|t' <<<"$out"
+}
+check "an in-cluster Job connects with the Secret's keys (env valueFrom secretKeyRef) and its uri, verify-full" 0 \
+	application_job
+tap_skip "the seed's Keycloak Deployment" "quay.io/keycloak/keycloak cannot be pulled here; the Job above connects the same way"
+
+# A client pod like the application, for the HA tests: the Secret's keys,
+# verify-full, and test/e2e/patroni/writer.sh to write in a loop.
+client_pod() {
+	kn create configmap tutorial-writer --from-file=writer.sh=test/e2e/patroni/writer.sh \
+		--dry-run=client -o yaml | kubectl apply -f - >/dev/null || return 1
+	kubectl apply --filename=- <<-EOF || return 1
+		apiVersion: v1
+		kind: Pod
+		metadata:
+		  name: tutorial-client
+		  namespace: postgres-operator
+		spec:
+		  enableServiceLinks: false
+		  automountServiceAccountToken: false
+		  terminationGracePeriodSeconds: 1
+		  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+		  containers:
+		    - name: psql
+		      image: $IMAGE
+		      imagePullPolicy: IfNotPresent
+		      command: [sleep, infinity]
+		      env:
+		        - name: PGHOST
+		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: host } }
+		        - name: PGPORT
+		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: port } }
+		        - name: PGDATABASE
+		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: dbname } }
+		        - name: PGUSER
+		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: user } }
+		        - name: PGPASSWORD
+		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: password } }
+		        - {name: PGSSLMODE, value: verify-full}
+		        - {name: PGSSLROOTCERT, value: /pgconf/ca.crt}
+		        - {name: PGCONNECT_TIMEOUT, value: "2"}
+		        - {name: PGOPTIONS, value: "-c search_path=e2e"}
+		        - {name: PGAPPNAME, value: tutorial-client}
+		      securityContext:
+		        allowPrivilegeEscalation: false
+		        capabilities: {drop: [ALL]}
+		        readOnlyRootFilesystem: true
+		        runAsNonRoot: true
+		        seccompProfile: {type: RuntimeDefault}
+		      volumeMounts:
+		        - {name: ca, mountPath: /pgconf, readOnly: true}
+		        - {name: writer, mountPath: /opt/writer, readOnly: true}
+		        - {name: tmp, mountPath: /tmp}
+		  volumes:
+		    - name: ca
+		      secret:
+		        secretName: pgo-root-cacert
+		        items: [{key: root.crt, path: ca.crt}]
+		    - name: writer
+		      configMap: {name: tutorial-writer, defaultMode: 0755}
+		    - name: tmp
+		      emptyDir: {sizeLimit: 64Mi}
+	EOF
+	kn wait --for=condition=Ready pod/tutorial-client --timeout=120s >/dev/null || return 1
+	local out
+	out=$(csql -c "SELECT count(*) FROM writes WHERE label = 'quickstart'" 2>&1)
+	[ "$out" = 1 ] || {
+		echo "the client reads '$out' through hippo-primary"
+		return 1
+	}
+}
+check "a client pod reads the row through hippo-primary (Secret's keys, verify-full)" 60 client_pod ||
+	bail "no client pod for the HA tests"
+
+# --- High Availability: two replicas ---------------------------------------------------
+
+# The seed: "set spec.instances.replicas to 2", then apply kustomize/postgres.
+# The edit is made on a copy, so the work tree stays as it is.
+edit_manifest() {
+	cp -r kustomize/postgres "$work/postgres" &&
+		sed -i 's/^\( *\)- name: instance1$/&\n\1  replicas: 2/' "$work/postgres/postgres.yaml" &&
+		diff kustomize/postgres/postgres.yaml "$work/postgres/postgres.yaml"
+	[ "$(grep -cE '^ +replicas: 2$' "$work/postgres/postgres.yaml")" = 1 ]
+}
+check "the manifest is edited: spec.instances[0].replicas: 2" 0 edit_manifest || bail "could not edit the manifest"
+check "kubectl apply -k kustomize/postgres (with replicas: 2)" 0 kubectl apply -k "$work/postgres"
+
+# one_master_one_replica: two instance pods (the seed's instance-set
+# selector), both Ready, one role=master, the other role=replica.
+one_master_one_replica() {
+	local pods p n=0 roles=
+	pods=$(kubectl -n postgres-operator get pods \
+		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance-set \
+		-o jsonpath='{.items[*].metadata.name}')
+	for p in $pods; do
+		n=$((n + 1))
+		[ "$(ready_of "$p")" = True ] || {
+			echo "$p is not Ready"
+			return 1
+		}
+		roles="$roles $(role_of "$p")"
+	done
+	[ "$n" = 2 ] && [ "$(tr ' ' '\n' <<<"$roles" | grep -c '^master$')" = 1 ] &&
+		[ "$(tr ' ' '\n' <<<"$roles" | grep -c '^replica$')" = 1 ] || {
+		echo "pods: $pods; roles:$roles"
+		return 1
+	}
+}
+# replicated LABEL: a row written through hippo-primary is read back
+# through hippo-replicas, from a server in recovery.
+replicated() {
+	local n out
+	n=$RANDOM$RANDOM
+	csql -c "INSERT INTO writes (label, n) VALUES ('$1', $n)" || return 1
+	out=$(csql "host=hippo-replicas.postgres-operator.svc" \
+		-c "SELECT pg_is_in_recovery(), count(*) FROM writes WHERE label = '$1' AND n = $n" 2>&1)
+	[ "$out" = "t|1" ] || {
+		echo "through hippo-replicas: '$out'"
+		return 1
+	}
+}
+healthy() { one_master_one_replica && replicated sync; }
+
+check "a second instance starts: one pod role=master, one role=replica, both Ready" 420 one_master_one_replica ||
+	bail "no second instance"
+comment "$(kubectl -n postgres-operator get pods \
+	--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance-set \
+	-L "$L/role" 2>&1)"
+check "the replica streams: a row written through hippo-primary is read through hippo-replicas" 180 \
+	replicated sync || bail "the replica does not stream"
+check "hippo's status reports instance1 with 2 ready replicas" 60 status_ready 2
+
+# --- Test #1: Remove a Service -----------------------------------------------------------
+
+# services_follow PRIMARY: hippo-ha's Endpoints hold PRIMARY's address,
+# hippo-primary's hold hippo-ha's ClusterIP (and its name resolves to it in
+# the cluster), hippo-replicas' hold the replicas' addresses only, and
+# each answers as what it is.
+services_follow() {
+	local primary=$1 ha replicas want_replicas p out
+	ha=$(cluster_ip hippo-ha)
+	[ "$(endpoint_ips hippo-ha)" = "$(pod_ip "$primary")" ] || {
+		echo "hippo-ha Endpoints: '$(endpoint_ips hippo-ha)'; $primary has $(pod_ip "$primary")"
+		return 1
+	}
+	[ "$(endpoint_ips hippo-primary)" = "$ha" ] || {
+		echo "hippo-primary Endpoints: '$(endpoint_ips hippo-primary)'; hippo-ha's ClusterIP is $ha"
+		return 1
+	}
+	out=$(timeout 30 kubectl -n "$NS" exec tutorial-client -- getent hosts hippo-primary.postgres-operator.svc |
+		awk '{ print $1 }')
+	[ "$out" = "$ha" ] || {
+		echo "hippo-primary.postgres-operator.svc resolves to '$out'; hippo-ha's ClusterIP is $ha"
+		return 1
+	}
+	want_replicas=$(for p in $(pods_with_role replica); do pod_ip "$p"; done | sort | tr '\n' ' ' | sed 's/ $//')
+	replicas=$(endpoint_ips hippo-replicas)
+	[ -n "$want_replicas" ] && [ "$replicas" = "$want_replicas" ] || {
+		echo "hippo-replicas Endpoints: '$replicas'; replica pods have '$want_replicas'"
+		return 1
+	}
+	out=$(csql -c "SELECT NOT pg_catalog.pg_is_in_recovery() is_primary" 2>&1)
+	[ "$out" = t ] || {
+		echo "is_primary through hippo-primary: '$out'"
+		return 1
+	}
+	out=$(csql "host=hippo-replicas.postgres-operator.svc" -c "SELECT pg_catalog.pg_is_in_recovery()" 2>&1)
+	[ "$out" = t ] || {
+		echo "in recovery through hippo-replicas: '$out'"
+		return 1
+	}
+}
+
+svc_uid=$(uid_of service hippo-primary)
+comment "$(kubectl -n postgres-operator get svc --selector=postgres-operator.crunchydata.com/cluster=hippo 2>&1)"
+check "kubectl -n postgres-operator delete svc hippo-primary" 0 kubectl -n postgres-operator delete svc hippo-primary
+service_back() {
+	local out uid
+	out=$(kubectl -n postgres-operator get svc --selector=postgres-operator.crunchydata.com/cluster=hippo)
+	echo "$out"
+	uid=$(uid_of service hippo-primary)
+	[ -n "$uid" ] && [ "$uid" != "$svc_uid" ] && [ "$(cluster_ip hippo-primary)" = None ]
+}
+check "the seed's selector lists hippo-primary again: the operator recreated it (new uid, headless)" 120 service_back
+check "the recreated hippo-primary leads to the primary; every Service answers as before" 120 \
+	services_follow "$(pods_with_role master)"
+
+# --- the primary pod deleted while a client writes -------------------------------------------
+
+start_writer() {
+	local label=$1
+	(timeout 600 kubectl -n "$NS" exec tutorial-client -- /opt/writer/writer.sh "$label" 540 \
+		>"$work/$label.log" 2>&1) &
+	writer_pid=$!
+	retry_until 30 grep -q '^ok ' "$work/$label.log"
+}
+stop_writer() {
+	local label=$1
+	sleep 3
+	timeout 30 kubectl -n "$NS" exec tutorial-client -- touch "/tmp/stop-$label" >/dev/null 2>&1
+	retry_until 30 grep -q '^done ' "$work/$label.log"
+	kill "$writer_pid" 2>/dev/null
+	wait "$writer_pid" 2>/dev/null
+	writer_pid=
+}
+# writes_after LABEL EPOCH: a write was acknowledged that began after EPOCH.
+writes_after() { awk -v t="$2" '$1 == "ok" && $3 > t { found = 1 } END { exit !found }' "$work/$1.log"; }
+gap() {
+	awk '$1 == "ok" { if (prev != "" && $4 - prev > max) max = $4 - prev; prev = $4 }
+		END { printf "%.1f\n", max }' "$work/$1.log"
+}
+# kept LABEL EPOCH: every write acknowledged before EPOCH is in the table.
+kept() {
+	local missing
+	missing=$(comm -23 <(awk -v t="$2" '$1 == "ok" && $4 < t { print $2 }' "$work/$1.log" | sort) \
+		<(csql -c "SELECT n FROM writes WHERE label = '$1'" | sort))
+	[ -z "$missing" ] || {
+		echo "acknowledged before the event and missing now: $(tr '\n' ' ' <<<"$missing" | cut -c1-200)"
+		return 1
+	}
+	[ "$(csql -c "SELECT count(*) FROM writes WHERE label = 'quickstart'")" = 1 ] || {
+		echo "the quickstart row is gone"
+		return 1
+	}
+}
+report() {
+	local label=$1 t0=$2 acked failed lost
+	acked=$(grep -c '^ok ' "$work/$label.log")
+	failed=$(grep -c '^fail ' "$work/$label.log")
+	lost=$(comm -23 <(awk '$1 == "ok" { print $2 }' "$work/$label.log" | sort) \
+		<(csql -c "SELECT n FROM writes WHERE label = '$label'" 2>/dev/null | sort) | grep -c .)
+	echo "# $label: write gap $(gap "$label") s; $acked writes acknowledged, $lost of them missing afterwards, $failed attempts failed"
+}
+is_master() { [ "$(role_of "$1")" = master ] && [ "$(pods_with_role master)" = "$1" ]; }
+rejoined() {
+	[ "$(ready_of "$1")" = True ] && [ "$(role_of "$1")" = replica ] && replicated sync
+}
+
+# failover_checks WHAT LABEL OLD NEW T0: after the primary OLD went away.
+failover_checks() {
+	local what=$1 label=$2 old=$3 new=$4 t0=$5 t1 ok=0
+	if check "$what: $new becomes role=master" 180 is_master "$new"; then
+		t1=$(now) ok=1
+		check "$what: writes succeed again through hippo-primary" 90 writes_after "$label" "$t1"
+	fi
+	stop_writer "$label"
+	[ "$ok" = 1 ] || return 1
+	check "$what: every write acknowledged before it, and the quickstart row, survive" 0 kept "$label" "$t0"
+	check "$what: $old comes back Ready as role=replica and streams" 420 rejoined "$old"
+	check "$what: every Service follows the new primary" 60 services_follow "$new"
+	report "$label" "$t0"
+	comment "$(kubectl -n postgres-operator get pods \
+		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance-set \
+		-L "$L/role" 2>&1)"
+}
+
+pod_failover() {
+	local old new t0
+	check "pod deleted: the cluster is healthy and a client writes in a loop" 180 healthy || return 1
+	old=$(pods_with_role master) new=$(pods_with_role replica)
+	start_writer pod-delete || {
+		tap_fail "pod deleted: the writer starts" "$(tail -5 "$work/pod-delete.log")"
+		return 1
+	}
+	sleep 2
+	t0=$(now)
+	check "kubectl -n postgres-operator delete pod $old (the primary)" 0 \
+		kubectl -n postgres-operator delete pod "$old" --wait=false || return 1
+	failover_checks "pod deleted" pod-delete "$old" "$new" "$t0"
+}
+pod_failover
+
+# --- Test #2: Remove the Primary StatefulSet ------------------------------------------------
+
+sts_failover() {
+	local old new t0 sts_uid other
+	check "StatefulSet deleted: the cluster is healthy and a client writes in a loop" 180 healthy || return 1
+	old=$(pods_with_role master) new=$(pods_with_role replica)
+	# The seed's commands.
+	PRIMARY_POD=$(kubectl -n postgres-operator get pods \
+		--selector=postgres-operator.crunchydata.com/role=master \
+		-o jsonpath='{.items[*].metadata.labels.postgres-operator\.crunchydata\.com/instance}')
+	comment "echo \$PRIMARY_POD: $PRIMARY_POD"
+	check "the seed's PRIMARY_POD is the primary's instance (StatefulSet) name" 0 \
+		test "$PRIMARY_POD" = "$(instance_of "$old")" || return 1
+	other=$(instance_of "$new")
+	sts_uid=$(uid_of statefulset "$PRIMARY_POD")
+	start_writer sts-delete || {
+		tap_fail "StatefulSet deleted: the writer starts" "$(tail -5 "$work/sts-delete.log")"
+		return 1
+	}
+	sleep 2
+	t0=$(now)
+	check "kubectl delete sts -n postgres-operator \"\${PRIMARY_POD}\"" 0 \
+		kubectl delete sts -n postgres-operator "${PRIMARY_POD}" --wait=false || return 1
+	sts_back() {
+		local out uid
+		out=$(kubectl get sts -n postgres-operator \
+			--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance)
+		echo "$out"
+		uid=$(uid_of statefulset "$PRIMARY_POD")
+		[ -n "$uid" ] && [ "$uid" != "$sts_uid" ] && grep -q "^$other " <<<"$out"
+	}
+	check "the seed's StatefulSet listing shows $PRIMARY_POD recreated by the operator" 180 sts_back
+	new_master() {
+		local out
+		out=$(kubectl -n postgres-operator get pods \
+			--selector=postgres-operator.crunchydata.com/role=master \
+			-o jsonpath='{.items[*].metadata.labels.postgres-operator\.crunchydata\.com/instance}')
+		echo "$out"
+		[ "$out" = "$other" ]
+	}
+	check "the seed's role=master command names the other instance, $other" 180 new_master
+	failover_checks "StatefulSet deleted" sts-delete "$old" "$new" "$t0"
+	# The seed: connect to the instance directly and ask.
+	is_primary_direct() {
+		local out
+		start_forward || return 1
+		out=$(vf -c "SELECT NOT pg_catalog.pg_is_in_recovery() is_primary" 2>&1)
+		echo "$out"
+		[ "$out" = t ]
+	}
+	check "the seed's 'SELECT NOT pg_catalog.pg_is_in_recovery() is_primary' on the new master (port-forward, verify-full)" \
+		30 is_primary_direct
+}
+sts_failover
+
+both_sts_ready() {
+	local out
+	out=$(kubectl get sts -n postgres-operator \
+		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance)
+	echo "$out"
+	[ "$(kn get sts -l "$L/cluster=hippo,$L/instance" \
+		-o jsonpath='{range .items[*]}{.status.readyReplicas}/{.spec.replicas}{"\n"}{end}' | grep -c '^1/1$')" = 2 ]
+}
+check "the StatefulSets of both instances are READY 1/1" 120 both_sts_ready
+
+# --- uninstall ---------------------------------------------------------------------------
+
+stop_forward
+comment "kubectl port-forward exited $(awk '{ n += $1 } END { print n + 0 }' "$work/pf.restarts" 2>/dev/null) times as a psql session over TLS ended, and was started again (kubernetes/kubectl#1169)"
+gone() {
+	local out
+	out=$(kn get statefulsets,pods,services,persistentvolumeclaims,secrets,configmaps,jobs \
+		-l "$L/cluster=hippo" -o name 2>&1)
+	[ -z "$out" ] && ! kn get postgrescluster hippo >/dev/null 2>&1 || {
+		echo "left: $out"
+		return 1
+	}
+}
+if [ "${TUTORIALS_KEEP:-0}" != 1 ]; then
+	check "kubectl delete -k kustomize/postgres" 0 kubectl delete -k "$work/postgres" --timeout=180s
+	check "hippo and every object it owned are gone" 180 gone
+	uninstalled=1
+	check "the seed's uninstall removes the operator and namespace postgres-operator" 0 uninstall
+fi
+tap_done
