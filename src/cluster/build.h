@@ -34,6 +34,19 @@ json_t *clusterLabels(const ClusterModel *model, const char *set, const char *in
 /* Appends object to objects, stealing the reference (also on failure); errOutOfMemory when object is NULL. */
 bool clusterAppend(json_t *objects, json_t *object, Err *err) MUST_CHECK;
 
+/* object[key] = value. Always consumes value, also when object is NULL or on failure; false when value is NULL (an
+ * allocation failed making it) or the set fails. So a builder can chain calls with && and check once. */
+bool clusterPut(json_t *object, const char *key, json_t *value);
+
+/* As clusterPut, for arrays. */
+bool clusterPush(json_t *array, json_t *value);
+
+/* object[key] = a copy of value, when value is there (not NULL, not JSON null). */
+bool clusterPutCopy(json_t *object, const char *key, const json_t *value);
+
+/* Copies of source's members into target (source NULL or not an object: nothing). */
+bool clusterMergeCopy(json_t *target, const json_t *source);
+
 /* The restricted container securityContext PGO gives every container. NULL when out of memory. */
 json_t *clusterRestrictedSecurityContext(void);
 

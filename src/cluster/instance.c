@@ -123,38 +123,6 @@ typedef struct Instance {
     char *certificates;    /* <name>-certs */
 } Instance;
 
-/* object[key] = value. Always consumes value, also when object is NULL or on failure; false when value is NULL
- * (an allocation failed making it) or the set fails. */
-static bool put(json_t *object, const char *key, json_t *value)
-{
-    return json_object_set_new(object, key, value) == 0;
-}
-
-/* As put, for arrays. */
-static bool append(json_t *array, json_t *value)
-{
-    return json_array_append_new(array, value) == 0;
-}
-
-/* object[key] = a copy of value, when value is there (not NULL, not JSON null). */
-static bool putCopy(json_t *object, const char *key, const json_t *value)
-{
-    if (value == NULL || json_is_null(value))
-        return object != NULL;
-    return put(object, key, json_deep_copy(value));
-}
-
-/* Copies of source's members into target (source NULL or not an object: nothing). */
-static bool mergeCopy(json_t *target, const json_t *source)
-{
-    if (!json_is_object(source))
-        return target != NULL;
-    json_t *copy = json_deep_copy(source);
-    bool ok = copy != NULL && json_object_update(target, copy) == 0;
-    json_decref(copy);
-    return ok;
-}
-
 /* Where an instance of set keeps its WAL. Checklist: patroni.c (patroniWalDir) computes the same. */
 static char *instanceWalDir(MemCtx *ctx, const ClusterModel *model, const ClusterInstanceSet *set)
 {
@@ -197,11 +165,11 @@ static json_t *instanceLabels(const Instance *in, const char *role, bool pod)
 {
     json_t *labels = json_object();
     json_t *operatorLabels = clusterLabels(in->model, in->set->name, in->name);
-    bool ok = operatorLabels != NULL && mergeCopy(labels, json_object_get(in->setMeta, "labels")) &&
+    bool ok = operatorLabels != NULL && clusterMergeCopy(labels, json_object_get(in->setMeta, "labels")) &&
               json_object_update(labels, operatorLabels) == 0 &&
-              put(labels, CLUSTER_LABEL_DATA, json_string("postgres")) &&
-              (role == NULL || put(labels, CLUSTER_LABEL_ROLE, json_string(role))) &&
-              (!pod || put(labels, CLUSTER_LABEL_PATRONI, json_string(in->scope)));
+              clusterPut(labels, CLUSTER_LABEL_DATA, json_string("postgres")) &&
+              (role == NULL || clusterPut(labels, CLUSTER_LABEL_ROLE, json_string(role))) &&
+              (!pod || clusterPut(labels, CLUSTER_LABEL_PATRONI, json_string(in->scope)));
     json_decref(operatorLabels);
     if (ok)
         return labels;
@@ -219,8 +187,8 @@ static json_t *instanceObject(const Instance *in, const char *apiVersion, const 
     if (object == NULL || json_object_size(annotations) == 0)
         return object;
     json_t *metadata = json_object_get(object, "metadata");
-    if ((json_object_get(metadata, "annotations") != NULL || put(metadata, "annotations", json_object())) &&
-        mergeCopy(json_object_get(metadata, "annotations"), annotations))
+    if ((json_object_get(metadata, "annotations") != NULL || clusterPut(metadata, "annotations", json_object())) &&
+        clusterMergeCopy(json_object_get(metadata, "annotations"), annotations))
         return object;
     json_decref(object);
     return NULL;
@@ -234,7 +202,7 @@ static json_t *instanceClaim(const Instance *in, const char *name, const char *r
     if (json_is_object(resources))
         json_object_del(resources, "limits");
     json_t *claim = instanceObject(in, "v1", "PersistentVolumeClaim", name, instanceLabels(in, role, false));
-    if (put(claim, "spec", spec))
+    if (clusterPut(claim, "spec", spec))
         return claim;
     json_decref(claim);
     return NULL;
@@ -303,8 +271,8 @@ static json_t *instanceProbe(const ClusterModel *model, const char *path)
 static json_t *instanceContainer(const Instance *in, const char *name)
 {
     json_t *container = json_pack("{s:s, s:s}", "name", name, "image", in->model->image);
-    if (putCopy(container, "imagePullPolicy", json_object_get(in->spec, "imagePullPolicy")) &&
-        put(container, "securityContext", clusterRestrictedSecurityContext()))
+    if (clusterPutCopy(container, "imagePullPolicy", json_object_get(in->spec, "imagePullPolicy")) &&
+        clusterPut(container, "securityContext", clusterRestrictedSecurityContext()))
         return container;
     json_decref(container);
     return NULL;
@@ -316,17 +284,17 @@ static json_t *instanceStartup(MemCtx *ctx, const Instance *in)
     json_t *container = instanceContainer(in, "postgres-startup");
     json_t *mounts = json_pack("[o, o]", instanceMount("cert-volume", INSTANCE_CERT_DIR, true),
                                instanceMount("postgres-data", INSTANCE_DATA_MOUNT, false));
-    if ((in->walVolume && !append(mounts, instanceMount("postgres-wal", INSTANCE_WAL_MOUNT, false))) ||
-        !append(mounts, instanceMount("tmp", "/tmp", false))) {
+    if ((in->walVolume && !clusterPush(mounts, instanceMount("postgres-wal", INSTANCE_WAL_MOUNT, false))) ||
+        !clusterPush(mounts, instanceMount("tmp", "/tmp", false))) {
         json_decref(mounts);
         mounts = NULL;
     }
-    bool ok = put(container, "volumeMounts", mounts) && version != NULL &&
-              put(container, "command",
-                  json_pack("[s, s, s, s, s, s, s]", "bash", "-ceu", "--", instanceStartupScript, "postgres-startup",
-                            version, in->walDir)) &&
-              put(container, "env", instanceEnv(ctx, in, false)) &&
-              putCopy(container, "resources", json_object_get(in->set->spec, "resources"));
+    bool ok = clusterPut(container, "volumeMounts", mounts) && version != NULL &&
+              clusterPut(container, "command",
+                         json_pack("[s, s, s, s, s, s, s]", "bash", "-ceu", "--", instanceStartupScript,
+                                   "postgres-startup", version, in->walDir)) &&
+              clusterPut(container, "env", instanceEnv(ctx, in, false)) &&
+              clusterPutCopy(container, "resources", json_object_get(in->set->spec, "resources"));
     if (ok)
         return container;
     json_decref(container);
@@ -341,28 +309,28 @@ static json_t *instanceDatabase(MemCtx *ctx, const Instance *in)
                                instanceMount("postgres-data", INSTANCE_DATA_MOUNT, false));
     bool ok = mounts != NULL;
     if (ok && in->walVolume)
-        ok = append(mounts, instanceMount("postgres-wal", INSTANCE_WAL_MOUNT, false));
+        ok = clusterPush(mounts, instanceMount("postgres-wal", INSTANCE_WAL_MOUNT, false));
     if (ok && json_array_size(json_object_get(json_object_get(in->spec, "config"), "files")) > 0)
-        ok = append(mounts, instanceMount("postgres-config", "/etc/postgres", true));
-    ok = ok && append(mounts, instanceMount("patroni-config", INSTANCE_PATRONI_DIR, true)) &&
-         append(mounts, instanceMount("tmp", "/tmp", false)) &&
-         append(mounts, instanceMount("dshm", "/dev/shm", false));
+        ok = clusterPush(mounts, instanceMount("postgres-config", "/etc/postgres", true));
+    ok = ok && clusterPush(mounts, instanceMount("patroni-config", INSTANCE_PATRONI_DIR, true)) &&
+         clusterPush(mounts, instanceMount("tmp", "/tmp", false)) &&
+         clusterPush(mounts, instanceMount("dshm", "/dev/shm", false));
     if (ok && json_is_object(json_object_get(json_object_get(in->set->spec, "volumes"), "temp")))
-        ok = append(mounts, instanceMount("postgres-temp", "/pgtmp", false));
+        ok = clusterPush(mounts, instanceMount("postgres-temp", "/pgtmp", false));
     if (!ok) {
         json_decref(mounts);
         mounts = NULL;
     }
-    ok = put(container, "volumeMounts", mounts) &&
-         put(container, "command", json_pack("[s, s]", "patroni", INSTANCE_PATRONI_DIR)) &&
-         put(container, "env", instanceEnv(ctx, in, true)) &&
-         put(container, "ports",
-             json_pack("[{s:s, s:I, s:s}, {s:s, s:I, s:s}]", "name", "postgres", "containerPort",
-                       (json_int_t)model->port, "protocol", "TCP", "name", "patroni", "containerPort",
-                       (json_int_t)model->patroniPort, "protocol", "TCP")) &&
-         put(container, "livenessProbe", instanceProbe(model, "/liveness")) &&
-         put(container, "readinessProbe", instanceProbe(model, "/readiness")) &&
-         putCopy(container, "resources", json_object_get(in->set->spec, "resources"));
+    ok = clusterPut(container, "volumeMounts", mounts) &&
+         clusterPut(container, "command", json_pack("[s, s]", "patroni", INSTANCE_PATRONI_DIR)) &&
+         clusterPut(container, "env", instanceEnv(ctx, in, true)) &&
+         clusterPut(container, "ports",
+                    json_pack("[{s:s, s:I, s:s}, {s:s, s:I, s:s}]", "name", "postgres", "containerPort",
+                              (json_int_t)model->port, "protocol", "TCP", "name", "patroni", "containerPort",
+                              (json_int_t)model->patroniPort, "protocol", "TCP")) &&
+         clusterPut(container, "livenessProbe", instanceProbe(model, "/liveness")) &&
+         clusterPut(container, "readinessProbe", instanceProbe(model, "/readiness")) &&
+         clusterPutCopy(container, "resources", json_object_get(in->set->spec, "resources"));
     if (ok)
         return container;
     json_decref(container);
@@ -373,13 +341,13 @@ static json_t *instanceCertCopy(const Instance *in)
 {
     const json_t *sidecar = json_object_get(json_object_get(in->set->spec, "sidecars"), "replicaCertCopy");
     json_t *container = instanceContainer(in, "replication-cert-copy");
-    bool ok =
-        put(container, "command",
-            json_pack("[s, s, s, s, s]", "bash", "-ceu", "--", instanceCertCopyScript, "replication-cert-copy")) &&
-        putCopy(container, "resources", json_object_get(sidecar, "resources")) &&
-        put(container, "volumeMounts",
-            json_pack("[o, o]", instanceMount("cert-volume", INSTANCE_CERT_DIR, true),
-                      instanceMount("tmp", "/tmp", false)));
+    bool ok = clusterPut(container, "command",
+                         json_pack("[s, s, s, s, s]", "bash", "-ceu", "--", instanceCertCopyScript,
+                                   "replication-cert-copy")) &&
+              clusterPutCopy(container, "resources", json_object_get(sidecar, "resources")) &&
+              clusterPut(container, "volumeMounts",
+                         json_pack("[o, o]", instanceMount("cert-volume", INSTANCE_CERT_DIR, true),
+                                   instanceMount("tmp", "/tmp", false)));
     if (ok)
         return container;
     json_decref(container);
@@ -415,8 +383,8 @@ static json_t *instanceCertVolume(MemCtx *ctx, const Instance *in)
     json_t *volume = json_pack("{s:s, s:{s:i, s:[]}}", "name", "cert-volume", "projected", "defaultMode",
                                INSTANCE_CERT_MODE, "sources");
     json_t *sources = json_object_get(json_object_get(volume, "projected"), "sources");
-    bool ok = append(sources, server);
-    if (!append(sources, client) || !ok) {
+    bool ok = clusterPush(sources, server);
+    if (!clusterPush(sources, client) || !ok) {
         json_decref(volume);
         volume = NULL;
     }
@@ -454,19 +422,19 @@ static json_t *instanceVolumes(MemCtx *ctx, const Instance *in, const json_t *po
         json_pack("[o, o]", instanceCertVolume(ctx, in), instanceClaimVolume("postgres-data", in->dataClaim));
     bool ok = volumes != NULL;
     if (ok && in->walVolume)
-        ok = append(volumes, instanceClaimVolume("postgres-wal", in->walClaim));
+        ok = clusterPush(volumes, instanceClaimVolume("postgres-wal", in->walClaim));
     if (ok && json_array_size(files) > 0)
-        ok = append(volumes, json_pack("{s:s, s:{s:o}}", "name", "postgres-config", "projected", "sources",
-                                       json_deep_copy(files)));
-    ok = ok && append(volumes, instancePatroniVolume(ctx, in)) &&
-         append(volumes, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "16Mi")) &&
-         append(volumes, json_pack("{s:s, s:{s:s}}", "name", "dshm", "emptyDir", "medium", "Memory"));
+        ok = clusterPush(volumes, json_pack("{s:s, s:{s:o}}", "name", "postgres-config", "projected", "sources",
+                                            json_deep_copy(files)));
+    ok = ok && clusterPush(volumes, instancePatroniVolume(ctx, in)) &&
+         clusterPush(volumes, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "16Mi")) &&
+         clusterPush(volumes, json_pack("{s:s, s:{s:s}}", "name", "dshm", "emptyDir", "medium", "Memory"));
     if (ok && json_is_object(temp)) {
         /* A generic ephemeral volume: its PVC carries the pod's labels and annotations, as PGO's. */
         json_t *volume =
             json_pack("{s:s, s:{s:{s:o, s:o}}}", "name", "postgres-temp", "ephemeral", "volumeClaimTemplate",
                       "metadata", json_deep_copy(podMetadata), "spec", json_deep_copy(temp));
-        ok = append(volumes, volume);
+        ok = clusterPush(volumes, volume);
     }
     if (ok)
         return volumes;
@@ -482,11 +450,11 @@ static json_t *instancePodMetadata(const Instance *in)
     json_t *labels = json_object();
     json_t *ours = instanceLabels(in, NULL, true);
     json_t *annotations = json_object();
-    bool ok = ours != NULL && mergeCopy(labels, json_object_get(clusterMeta, "labels")) &&
+    bool ok = ours != NULL && clusterMergeCopy(labels, json_object_get(clusterMeta, "labels")) &&
               json_object_update(labels, ours) == 0 &&
-              mergeCopy(annotations, json_object_get(clusterMeta, "annotations")) &&
-              mergeCopy(annotations, json_object_get(in->setMeta, "annotations")) &&
-              put(annotations, INSTANCE_DEFAULT_NAME, json_string("database"));
+              clusterMergeCopy(annotations, json_object_get(clusterMeta, "annotations")) &&
+              clusterMergeCopy(annotations, json_object_get(in->setMeta, "annotations")) &&
+              clusterPut(annotations, INSTANCE_DEFAULT_NAME, json_string("database"));
     json_decref(ours);
     json_t *metadata = ok ? json_pack("{s:O, s:O}", "annotations", annotations, "labels", labels) : NULL;
     json_decref(labels);
@@ -503,15 +471,15 @@ static json_t *instancePodSecurityContext(const Instance *in)
     json_t *kept = json_array();
     bool ok = context != NULL && kept != NULL;
     if (ok && !json_is_true(json_object_get(in->spec, "openshift")))
-        ok = put(context, "fsGroup", json_integer(INSTANCE_FS_GROUP));
+        ok = clusterPut(context, "fsGroup", json_integer(INSTANCE_FS_GROUP));
     const json_t *groups = json_object_get(in->spec, "supplementalGroups");
     for (size_t groupIdx = 0; ok && groupIdx < json_array_size(groups); groupIdx++) {
         const json_t *group = json_array_get(groups, groupIdx);
         if (json_is_integer(group) && json_integer_value(group) > 0)
-            ok = append(kept, json_integer(json_integer_value(group)));
+            ok = clusterPush(kept, json_integer(json_integer_value(group)));
     }
     if (ok && json_array_size(kept) > 0) {
-        ok = put(context, "supplementalGroups", kept);
+        ok = clusterPut(context, "supplementalGroups", kept);
         kept = NULL;
     }
     json_decref(kept);
@@ -531,11 +499,12 @@ static bool instanceTopology(const Instance *in, json_t **out)
     static const char *const topologyKeys[] = {"kubernetes.io/hostname", "topology.kubernetes.io/zone"};
     for (size_t keyIdx = 0; ok && !json_is_true(json_object_get(in->spec, "disableDefaultPodScheduling")) && keyIdx < 2;
          keyIdx++)
-        ok = append(constraints, json_pack("{s:i, s:s, s:s, s:{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}]}}",
-                                           "maxSkew", 1, "topologyKey", topologyKeys[keyIdx], "whenUnsatisfiable",
-                                           "ScheduleAnyway", "labelSelector", "matchExpressions", "key",
-                                           CLUSTER_LABEL_CLUSTER, "operator", "In", "values", in->model->name, "key",
-                                           CLUSTER_LABEL_DATA, "operator", "In", "values", "postgres", "pgbackrest"));
+        ok = clusterPush(constraints,
+                         json_pack("{s:i, s:s, s:s, s:{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}]}}", "maxSkew", 1,
+                                   "topologyKey", topologyKeys[keyIdx], "whenUnsatisfiable", "ScheduleAnyway",
+                                   "labelSelector", "matchExpressions", "key", CLUSTER_LABEL_CLUSTER, "operator", "In",
+                                   "values", in->model->name, "key", CLUSTER_LABEL_DATA, "operator", "In", "values",
+                                   "postgres", "pgbackrest"));
     if (!ok || json_array_size(constraints) == 0) {
         json_decref(constraints);
         constraints = NULL;
@@ -555,19 +524,20 @@ static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *po
     json_t *containers = json_pack("[o, o]", instanceDatabase(ctx, in), instanceCertCopy(in));
     const json_t *sidecars = json_object_get(setSpec, "containers");
     Err ignored;
-    bool ok =
-        put(pod, "containers", containers) && put(pod, "initContainers", json_pack("[o]", instanceStartup(ctx, in))) &&
-        put(pod, "securityContext", instancePodSecurityContext(in)) &&
-        put(pod, "volumes", instanceVolumes(ctx, in, podMetadata)) &&
-        putCopy(pod, "affinity", json_object_get(setSpec, "affinity")) &&
-        putCopy(pod, "tolerations", json_object_get(setSpec, "tolerations")) &&
-        putCopy(pod, "priorityClassName", json_object_get(setSpec, "priorityClassName")) &&
-        putCopy(pod, "imagePullSecrets", json_object_get(in->spec, "imagePullSecrets")) &&
-        instanceTopology(in, &topology) && (topology == NULL || put(pod, "topologySpreadConstraints", topology)) &&
-        clusterPgBackRestInstancePod(ctx, in->model, in->name, pod, &ignored);
+    bool ok = clusterPut(pod, "containers", containers) &&
+              clusterPut(pod, "initContainers", json_pack("[o]", instanceStartup(ctx, in))) &&
+              clusterPut(pod, "securityContext", instancePodSecurityContext(in)) &&
+              clusterPut(pod, "volumes", instanceVolumes(ctx, in, podMetadata)) &&
+              clusterPutCopy(pod, "affinity", json_object_get(setSpec, "affinity")) &&
+              clusterPutCopy(pod, "tolerations", json_object_get(setSpec, "tolerations")) &&
+              clusterPutCopy(pod, "priorityClassName", json_object_get(setSpec, "priorityClassName")) &&
+              clusterPutCopy(pod, "imagePullSecrets", json_object_get(in->spec, "imagePullSecrets")) &&
+              instanceTopology(in, &topology) &&
+              (topology == NULL || clusterPut(pod, "topologySpreadConstraints", topology)) &&
+              clusterPgBackRestInstancePod(ctx, in->model, in->name, pod, &ignored);
     /* The set's own containers come after ours. */
     for (size_t sidecarIdx = 0; ok && sidecarIdx < json_array_size(sidecars); sidecarIdx++)
-        ok = append(containers, json_deep_copy(json_array_get(sidecars, sidecarIdx)));
+        ok = clusterPush(containers, json_deep_copy(json_array_get(sidecars, sidecarIdx)));
     if (ok)
         return pod;
     json_decref(pod);
@@ -578,8 +548,8 @@ static json_t *instanceStatefulSet(MemCtx *ctx, const Instance *in)
 {
     json_t *podMetadata = instancePodMetadata(in);
     json_t *template = json_object();
-    if (!put(template, "metadata", json_incref(podMetadata)) ||
-        !put(template, "spec", instancePodSpec(ctx, in, podMetadata))) {
+    if (!clusterPut(template, "metadata", json_incref(podMetadata)) ||
+        !clusterPut(template, "spec", instancePodSpec(ctx, in, podMetadata))) {
         json_decref(template);
         template = NULL;
     }
@@ -592,12 +562,12 @@ static json_t *instanceStatefulSet(MemCtx *ctx, const Instance *in)
             : json_pack("{s:i, s:i, s:{s:O}, s:s, s:{s:s}}", "replicas", 1, "revisionHistoryLimit", 0, "selector",
                         "matchLabels", selector, "serviceName", service, "updateStrategy", "type", "OnDelete");
     json_decref(selector);
-    if (!put(spec, "template", template)) {
+    if (!clusterPut(spec, "template", template)) {
         json_decref(spec);
         spec = NULL;
     }
     json_t *set = instanceObject(in, "apps/v1", "StatefulSet", in->name, instanceLabels(in, NULL, false));
-    if (put(set, "spec", spec))
+    if (clusterPut(set, "spec", spec))
         return set;
     json_decref(set);
     return NULL;

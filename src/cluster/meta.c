@@ -67,3 +67,30 @@ json_t *clusterRestrictedSecurityContext(void)
                      "ALL", "privileged", 0, "readOnlyRootFilesystem", 1, "runAsNonRoot", 1, "seccompProfile", "type",
                      "RuntimeDefault");
 }
+
+bool clusterPut(json_t *object, const char *key, json_t *value)
+{
+    return json_object_set_new(object, key, value) == 0;
+}
+
+bool clusterPush(json_t *array, json_t *value)
+{
+    return json_array_append_new(array, value) == 0;
+}
+
+bool clusterPutCopy(json_t *object, const char *key, const json_t *value)
+{
+    if (value == NULL || json_is_null(value))
+        return object != NULL;
+    return clusterPut(object, key, json_deep_copy(value));
+}
+
+bool clusterMergeCopy(json_t *target, const json_t *source)
+{
+    if (!json_is_object(source))
+        return target != NULL;
+    json_t *copy = json_deep_copy(source);
+    bool ok = copy != NULL && json_object_update(target, copy) == 0;
+    json_decref(copy);
+    return ok;
+}

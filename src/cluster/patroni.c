@@ -79,30 +79,6 @@ static const char *const patroniParametersMandatory[][2] = {
     {"wal_level", "logical"},
 };
 
-/* object[key] = value. Always consumes value, also when object is NULL or on failure; false when value is NULL
- * (an allocation failed making it) or the set fails. */
-static bool put(json_t *object, const char *key, json_t *value)
-{
-    return json_object_set_new(object, key, value) == 0;
-}
-
-/* As put, for arrays. */
-static bool append(json_t *array, json_t *value)
-{
-    return json_array_append_new(array, value) == 0;
-}
-
-/* Copies of source's members into target (source NULL or not an object: nothing). */
-static bool mergeCopy(json_t *target, const json_t *source)
-{
-    if (!json_is_object(source))
-        return true;
-    json_t *copy = json_deep_copy(source);
-    bool ok = copy != NULL && json_object_update(target, copy) == 0;
-    json_decref(copy);
-    return ok;
-}
-
 static const json_t *specField(const ClusterModel *model, const char *key)
 {
     return json_object_get(json_object_get(model->cluster, "spec"), key);
@@ -174,7 +150,7 @@ static bool parameterSet(MemCtx *ctx, json_t *parameters, const char *name, json
     if (lower != NULL)
         for (char *c = lower; *c != '\0'; c++)
             *c = (char)tolower((unsigned char)*c);
-    bool ok = lower != NULL && put(parameters, lower, text);
+    bool ok = lower != NULL && clusterPut(parameters, lower, text);
     if (lower == NULL)
         json_decref(text);
     memCtxRelease(lower);
@@ -230,8 +206,8 @@ static bool patroniPgBackRestParameters(MemCtx *ctx, const ClusterModel *model, 
                     strncmp(repo, "repo", strlen("repo")) == 0 && repo[strlen("repo")] != '\0';
     char *restore = fromRepo ? memCtxPrintf(ctx, "%s --repo=%s", PATRONI_RESTORE_COMMAND, repo + strlen("repo"))
                              : memCtxStrDup(ctx, PATRONI_RESTORE_COMMAND);
-    bool ok = restore != NULL && put(parameters, "archive_command", json_string(PATRONI_ARCHIVE_COMMAND)) &&
-              put(parameters, "restore_command", json_string(restore));
+    bool ok = restore != NULL && clusterPut(parameters, "archive_command", json_string(PATRONI_ARCHIVE_COMMAND)) &&
+              clusterPut(parameters, "restore_command", json_string(restore));
     memCtxRelease(restore);
     return ok;
 }
@@ -260,12 +236,12 @@ static json_t *patroniParameters(MemCtx *ctx, const ClusterModel *model, const j
         memCtxRelease(libraries);
         libraries = withCitus;
     }
-    bool ok = libraries != NULL && put(parameters, "shared_preload_libraries", json_string(libraries));
+    bool ok = libraries != NULL && clusterPut(parameters, "shared_preload_libraries", json_string(libraries));
     memCtxRelease(libraries);
     size_t mandatory = sizeof(patroniParametersMandatory) / sizeof(patroniParametersMandatory[0]);
     for (size_t paramIdx = 0; ok && paramIdx < mandatory; paramIdx++)
-        ok = put(parameters, patroniParametersMandatory[paramIdx][0],
-                 json_string(patroniParametersMandatory[paramIdx][1]));
+        ok = clusterPut(parameters, patroniParametersMandatory[paramIdx][0],
+                        json_string(patroniParametersMandatory[paramIdx][1]));
     if (ok && clusterPgBackRestEnabled(model))
         ok = patroniPgBackRestParameters(ctx, model, parameters);
     if (ok)
@@ -295,7 +271,7 @@ static bool hbaAppendText(json_t *hba, const char *line, size_t len)
         len--;
     if (len == 0 || (len >= strlen("include") && strncmp(line, "include", strlen("include")) == 0))
         return true;
-    return append(hba, json_stringn(line, len));
+    return clusterPush(hba, json_stringn(line, len));
 }
 
 /* A database or role name as a quoted pg_hba token, never a keyword ("all", "replication") or group ("+name").
@@ -385,7 +361,7 @@ static bool hbaAppendRule(MemCtx *ctx, json_t *hba, const json_t *rule, Err *err
                  strBufAppendChar(&line, '=', err) && hbaQuoted(&line, json_string_value(text), err);
         json_decref(text);
     }
-    ok = ok && (append(hba, json_stringn(strBufStr(&line), line.len)) ||
+    ok = ok && (clusterPush(hba, json_stringn(strBufStr(&line), line.len)) ||
                 errSet(err, errOutOfMemory, "out of memory building pg_hba"));
     strBufFree(&line);
     memCtxRelease(keys);
@@ -398,7 +374,7 @@ static json_t *patroniHba(MemCtx *ctx, const ClusterModel *model, const json_t *
     bool ok = hba != NULL;
     size_t mandatory = sizeof(patroniHbaMandatory) / sizeof(patroniHbaMandatory[0]);
     for (size_t lineIdx = 0; ok && lineIdx < mandatory; lineIdx++)
-        ok = append(hba, json_string(patroniHbaMandatory[lineIdx]));
+        ok = clusterPush(hba, json_string(patroniHbaMandatory[lineIdx]));
     if (!ok)
         goto oom;
 
@@ -419,7 +395,7 @@ static json_t *patroniHba(MemCtx *ctx, const ClusterModel *model, const json_t *
         if (json_is_string(text) && !hbaAppendText(hba, json_string_value(text), json_string_length(text)))
             goto oom;
     }
-    if (json_array_size(hba) == mandatory && !append(hba, json_string(PATRONI_HBA_DEFAULT)))
+    if (json_array_size(hba) == mandatory && !clusterPush(hba, json_string(PATRONI_HBA_DEFAULT)))
         goto oom;
     return hba;
 oom:
@@ -445,22 +421,22 @@ static json_t *patroniDcs(MemCtx *ctx, const ClusterModel *model, Err *err)
     json_t *parameters = NULL;
     json_t *hba = NULL;
     bool ok;
-    if (dcs == NULL || postgresql == NULL || !mergeCopy(postgresql, userPostgresql) ||
-        !put(dcs, "ttl", json_integer(model->patroniTtl)) ||
-        !put(dcs, "loop_wait", json_integer(model->patroniLoopWait)) ||
-        (!userRetry && !put(dcs, "retry_timeout", json_integer(retryTimeout > 1 ? retryTimeout : 1))) ||
-        !put(postgresql, "use_pg_rewind", json_boolean(model->postgresVersion > 10)))
+    if (dcs == NULL || postgresql == NULL || !clusterMergeCopy(postgresql, userPostgresql) ||
+        !clusterPut(dcs, "ttl", json_integer(model->patroniTtl)) ||
+        !clusterPut(dcs, "loop_wait", json_integer(model->patroniLoopWait)) ||
+        (!userRetry && !clusterPut(dcs, "retry_timeout", json_integer(retryTimeout > 1 ? retryTimeout : 1))) ||
+        !clusterPut(postgresql, "use_pg_rewind", json_boolean(model->postgresVersion > 10)))
         goto oom;
     parameters = patroniParameters(ctx, model, userPostgresql, err);
     hba = parameters != NULL ? patroniHba(ctx, model, userPostgresql, err) : NULL;
     if (hba == NULL)
         goto fail;
-    ok = put(postgresql, "parameters", parameters);
-    ok = put(postgresql, "pg_hba", hba) && ok;
+    ok = clusterPut(postgresql, "parameters", parameters);
+    ok = clusterPut(postgresql, "pg_hba", hba) && ok;
     parameters = hba = NULL;
     if (ok) {
         /* Replacing the user's section frees userPostgresql: nothing reads it after this. */
-        ok = put(dcs, "postgresql", postgresql);
+        ok = clusterPut(dcs, "postgresql", postgresql);
         postgresql = NULL;
         if (ok)
             return dcs;
@@ -495,7 +471,8 @@ static bool patroniLog(const ClusterModel *model, json_t *root, Err *err)
     json_t *log =
         json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "dir", PATRONI_LOG_DIR, "type", "json", "level",
                   level != NULL ? level : "INFO", "mode", "0660", "file_num", 1, "file_size", (json_int_t)(bytes / 2));
-    return put(root, "log", log) || errSet(err, errOutOfMemory, "out of memory building Patroni's configuration");
+    return clusterPut(root, "log", log) ||
+           errSet(err, errOutOfMemory, "out of memory building Patroni's configuration");
 }
 
 /* The settings of patroni.yaml in <cluster>-config. */
@@ -531,11 +508,11 @@ static json_t *patroniClusterFile(MemCtx *ctx, const ClusterModel *model, Err *e
         if (dcs == NULL)
             goto fail;
         json_t *bootstrap = json_object();
-        if (!put(bootstrap, "dcs", dcs)) {
+        if (!clusterPut(bootstrap, "dcs", dcs)) {
             json_decref(bootstrap);
             bootstrap = NULL;
         }
-        if (!put(root, "bootstrap", bootstrap)) {
+        if (!clusterPut(root, "bootstrap", bootstrap)) {
             errSet(err, errOutOfMemory, "out of memory building Patroni's configuration");
             goto fail;
         }
@@ -565,10 +542,11 @@ static bool patroniReplicaFromRepo(MemCtx *ctx, const ClusterModel *model, const
                                  "bash -ceu -- 'install --directory --mode=0700 \"${PGDATA?}\" && exec \"$@\"' - "
                                  "pgbackrest restore --delta --stanza=db --repo=%s --link-map=pg_wal=%s --type=standby",
                                  repo + strlen("repo"), walDir);
-    bool ok =
-        command != NULL && put(postgresql, "create_replica_methods", json_pack("[s, s]", "pgbackrest", "basebackup")) &&
-        put(postgresql, "pgbackrest",
-            json_pack("{s:s, s:b, s:b, s:b}", "command", command, "keep_data", 1, "no_leader", 1, "no_params", 1));
+    bool ok = command != NULL &&
+              clusterPut(postgresql, "create_replica_methods", json_pack("[s, s]", "pgbackrest", "basebackup")) &&
+              clusterPut(postgresql, "pgbackrest",
+                         json_pack("{s:s, s:b, s:b, s:b}", "command", command, "keep_data", 1, "no_leader", 1,
+                                   "no_params", 1));
     memCtxRelease(command);
     return ok;
 }
@@ -584,9 +562,9 @@ static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const
                                    "basebackup", walOption, "checkpoint", "fast", "create_replica_methods",
                                    "basebackup", "pgpass", "/tmp/.pgpass", "use_unix_socket", 1, "restapi", "tags");
     if (root != NULL && !patroniBootstrapped(model) &&
-        !put(root, "bootstrap",
-             json_pack("{s:s, s:[s, s, s]}", "method", "initdb", "initdb", "data-checksums", "encoding=UTF8",
-                       walOption))) {
+        !clusterPut(root, "bootstrap",
+                    json_pack("{s:s, s:[s, s, s]}", "method", "initdb", "initdb", "data-checksums", "encoding=UTF8",
+                              walOption))) {
         json_decref(root);
         root = NULL;
     }
@@ -614,7 +592,7 @@ static bool patroniAppendConfigMap(MemCtx *ctx, json_t *objects, json_t *configM
     bool ok = strBufAppendStr(&text, PATRONI_HEADER, &dumpErr) && clusterYamlDump(file, &text, &dumpErr);
     json_decref(file);
     json_t *data = json_object();
-    if (ok && !put(data, PATRONI_FILE_KEY, json_stringn(strBufStr(&text), text.len)))
+    if (ok && !clusterPut(data, PATRONI_FILE_KEY, json_stringn(strBufStr(&text), text.len)))
         ok = errSet(&dumpErr, errOutOfMemory, "out of memory building Patroni's configuration");
     strBufFree(&text);
     if (!ok) {
@@ -629,7 +607,7 @@ static bool patroniAppendConfigMap(MemCtx *ctx, json_t *objects, json_t *configM
             *err = dumpErr;
         return false;
     }
-    if (!put(configMap, "data", data)) {
+    if (!clusterPut(configMap, "data", data)) {
         json_decref(configMap);
         configMap = NULL;
     }
@@ -647,7 +625,7 @@ static json_t *patroniInstanceConfigMap(MemCtx *ctx, const ClusterModel *model, 
     json_t *operatorLabels = clusterLabels(model, set->name, instance->name);
     json_t *configMap = NULL;
     if (name != NULL && labels != NULL && operatorLabels != NULL &&
-        mergeCopy(labels, json_object_get(setMeta, "labels")) && json_object_update(labels, operatorLabels) == 0)
+        clusterMergeCopy(labels, json_object_get(setMeta, "labels")) && json_object_update(labels, operatorLabels) == 0)
         configMap = clusterObjectNew(model, "v1", "ConfigMap", name, labels);
     memCtxRelease(name);
     json_decref(labels);
@@ -655,9 +633,9 @@ static json_t *patroniInstanceConfigMap(MemCtx *ctx, const ClusterModel *model, 
     const json_t *annotations = json_object_get(setMeta, "annotations");
     if (configMap != NULL && json_object_size(annotations) > 0) {
         json_t *metadata = json_object_get(configMap, "metadata");
-        if (json_object_get(metadata, "annotations") == NULL && !put(metadata, "annotations", json_object()))
+        if (json_object_get(metadata, "annotations") == NULL && !clusterPut(metadata, "annotations", json_object()))
             goto fail;
-        if (!mergeCopy(json_object_get(metadata, "annotations"), annotations))
+        if (!clusterMergeCopy(json_object_get(metadata, "annotations"), annotations))
             goto fail;
     }
     return configMap;

@@ -115,38 +115,6 @@ typedef enum JobState {
     jobFailed,
 } JobState;
 
-/* object[key] = value. Always consumes value, also when object is NULL or on failure; false when value is NULL
- * (an allocation failed making it) or the set fails. */
-static bool put(json_t *object, const char *key, json_t *value)
-{
-    return json_object_set_new(object, key, value) == 0;
-}
-
-/* As put, for arrays. */
-static bool append(json_t *array, json_t *value)
-{
-    return json_array_append_new(array, value) == 0;
-}
-
-/* object[key] = a copy of value, when value is there (not NULL, not JSON null). */
-static bool putCopy(json_t *object, const char *key, const json_t *value)
-{
-    if (value == NULL || json_is_null(value))
-        return object != NULL;
-    return put(object, key, json_deep_copy(value));
-}
-
-/* Copies of source's members into target (source NULL or not an object: nothing). */
-static bool mergeCopy(json_t *target, const json_t *source)
-{
-    if (!json_is_object(source))
-        return target != NULL;
-    json_t *copy = json_deep_copy(source);
-    bool ok = copy != NULL && json_object_update(target, copy) == 0;
-    json_decref(copy);
-    return ok;
-}
-
 static const char *stringAt(const json_t *object, const char *key)
 {
     return json_string_value(json_object_get(object, key));
@@ -354,10 +322,10 @@ static bool replicaCreated(const Backup *b)
 static json_t *backupLabels(const Backup *b, const char *const *pairs)
 {
     json_t *labels = json_object();
-    bool ok = mergeCopy(labels, json_object_get(b->meta, "labels")) &&
-              put(labels, CLUSTER_LABEL_CLUSTER, json_string(b->model->name));
+    bool ok = clusterMergeCopy(labels, json_object_get(b->meta, "labels")) &&
+              clusterPut(labels, CLUSTER_LABEL_CLUSTER, json_string(b->model->name));
     for (size_t pairIdx = 0; ok && pairs[pairIdx] != NULL; pairIdx += 2)
-        ok = put(labels, pairs[pairIdx], json_string(pairs[pairIdx + 1]));
+        ok = clusterPut(labels, pairs[pairIdx], json_string(pairs[pairIdx + 1]));
     if (ok)
         return labels;
     json_decref(labels);
@@ -374,8 +342,8 @@ static json_t *backupObject(const Backup *b, const char *apiVersion, const char 
     if (object == NULL || json_object_size(annotations) == 0)
         return object;
     json_t *metadata = json_object_get(object, "metadata");
-    if ((json_object_get(metadata, "annotations") != NULL || put(metadata, "annotations", json_object())) &&
-        mergeCopy(json_object_get(metadata, "annotations"), annotations))
+    if ((json_object_get(metadata, "annotations") != NULL || clusterPut(metadata, "annotations", json_object())) &&
+        clusterMergeCopy(json_object_get(metadata, "annotations"), annotations))
         return object;
     json_decref(object);
     return NULL;
@@ -388,14 +356,15 @@ static json_t *backupPodMetadata(const Backup *b, json_t *labels, const json_t *
     const json_t *clusterMeta = json_object_get(clusterSpec(b->model), "metadata");
     json_t *all = json_object();
     json_t *annotations = json_object();
-    bool ok = labels != NULL && mergeCopy(all, json_object_get(clusterMeta, "labels")) &&
+    bool ok = labels != NULL && clusterMergeCopy(all, json_object_get(clusterMeta, "labels")) &&
               json_object_update(all, labels) == 0 &&
-              mergeCopy(annotations, json_object_get(clusterMeta, "annotations")) &&
-              mergeCopy(annotations, json_object_get(b->meta, "annotations")) && mergeCopy(annotations, extra);
+              clusterMergeCopy(annotations, json_object_get(clusterMeta, "annotations")) &&
+              clusterMergeCopy(annotations, json_object_get(b->meta, "annotations")) &&
+              clusterMergeCopy(annotations, extra);
     json_decref(labels);
     json_t *metadata = ok ? json_pack("{s:O}", "labels", all) : NULL;
     if (metadata != NULL && json_object_size(annotations) > 0 &&
-        !put(metadata, "annotations", json_incref(annotations))) {
+        !clusterPut(metadata, "annotations", json_incref(annotations))) {
         json_decref(metadata);
         metadata = NULL;
     }
@@ -438,7 +407,7 @@ static bool option(json_t *options, const char *value, const char *name, const c
 {
     char key[BACKUP_NAME_SIZE];
     snprintf(key, sizeof(key), "%s-%s", name, suffix);
-    return put(options, key, json_string(value != NULL ? value : ""));
+    return clusterPut(options, key, json_string(value != NULL ? value : ""));
 }
 
 /* <repo>-path for every repository, a cloud repository's type and place, and, for an instance (client true), how
@@ -494,7 +463,7 @@ static bool optionsUser(const Backup *b, json_t *global)
             snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT, json_integer_value(value));
             text = number;
         }
-        if (text != NULL && !put(global, key, json_string(text)))
+        if (text != NULL && !clusterPut(global, key, json_string(text)))
             return false;
     }
     return true;
@@ -593,7 +562,7 @@ static bool configPut(MemCtx *ctx, const Backup *b, json_t *data, const char *ke
     StrBuf text;
     strBufInit(&text, ctx, BACKUP_TEXT_LIMIT);
     bool ok =
-        fn(ctx, b, &text, err) && (put(data, key, json_stringn(strBufStr(&text), text.len)) ||
+        fn(ctx, b, &text, err) && (clusterPut(data, key, json_stringn(strBufStr(&text), text.len)) ||
                                    errSet(err, errOutOfMemory, "out of memory writing pgBackRest's configuration"));
     strBufFree(&text);
     return ok;
@@ -617,7 +586,7 @@ static bool buildConfigMap(MemCtx *ctx, const Backup *b, json_t *objects, Err *e
         json_decref(data);
         return false;
     }
-    if (!put(object, "data", data)) {
+    if (!clusterPut(object, "data", data)) {
         json_decref(object);
         object = NULL;
     }
@@ -657,7 +626,7 @@ static bool pemWrite(MemCtx *ctx, json_t *data, const char *key, Pem value, Err 
     char *encoded;
     if (!base64Encode(ctx, value.data, value.len, &encoded, err))
         return false;
-    bool ok = put(data, key, json_string(encoded));
+    bool ok = clusterPut(data, key, json_string(encoded));
     memCtxRelease(encoded);
     return ok || errSet(err, errOutOfMemory, "out of memory building secret data");
 }
@@ -720,7 +689,7 @@ static bool buildSecret(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
     static const char *const labels[] = {PGBACKREST_LABEL, "", PGBACKREST_LABEL_CONFIG, "", NULL};
     json_t *object = backupObject(b, "v1", "Secret", b->secret, backupLabels(b, labels));
     json_t *data = json_object();
-    bool ok = (object != NULL && data != NULL && put(object, "type", json_string("Opaque"))) ||
+    bool ok = (object != NULL && data != NULL && clusterPut(object, "type", json_string("Opaque"))) ||
               errSet(err, errOutOfMemory, "out of memory building %s", b->secret);
     ok = ok && pemWrite(ctx, data, "pgbackrest.ca-roots", rootCert, err) &&
          pemWrite(ctx, data, "pgbackrest-client.crt", clientCert, err) &&
@@ -732,7 +701,7 @@ static bool buildSecret(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
         json_decref(data);
         return false;
     }
-    if (!put(object, "data", data)) {
+    if (!clusterPut(object, "data", data)) {
         json_decref(object);
         object = NULL;
     }
@@ -752,9 +721,10 @@ static json_t *mount(const char *volume, const char *path, bool readOnly)
 static json_t *container(const Backup *b, const char *name, json_t *command, const json_t *resources)
 {
     json_t *object = json_pack("{s:s, s:s}", "name", name, "image", b->image);
-    if (put(object, "command", command) &&
-        putCopy(object, "imagePullPolicy", json_object_get(clusterSpec(b->model), "imagePullPolicy")) &&
-        put(object, "securityContext", clusterRestrictedSecurityContext()) && putCopy(object, "resources", resources))
+    if (clusterPut(object, "command", command) &&
+        clusterPutCopy(object, "imagePullPolicy", json_object_get(clusterSpec(b->model), "imagePullPolicy")) &&
+        clusterPut(object, "securityContext", clusterRestrictedSecurityContext()) &&
+        clusterPutCopy(object, "resources", resources))
         return object;
     json_decref(object);
     return NULL;
@@ -772,7 +742,7 @@ static bool repoMounts(const Backup *b, json_t *mounts)
         char path[BACKUP_NAME_SIZE];
         snprintf(path, sizeof(path), BACKUP_REPO_MOUNT "/%s", name != NULL ? name : "");
         if (ok && name != NULL && json_is_object(json_object_get(repo, "volume")))
-            ok = append(mounts, mount(name, path, false));
+            ok = clusterPush(mounts, mount(name, path, false));
     }
     return ok;
 }
@@ -789,8 +759,8 @@ static bool repoVolumes(const Backup *b, json_t *volumes)
         char claim[BACKUP_NAME_SIZE];
         snprintf(claim, sizeof(claim), "%s-%s", b->model->name, name != NULL ? name : "");
         if (ok && name != NULL && json_is_object(json_object_get(repo, "volume")))
-            ok =
-                append(volumes, json_pack("{s:s, s:{s:s}}", "name", name, "persistentVolumeClaim", "claimName", claim));
+            ok = clusterPush(volumes,
+                             json_pack("{s:s, s:{s:s}}", "name", name, "persistentVolumeClaim", "claimName", claim));
     }
     return ok;
 }
@@ -803,7 +773,7 @@ static json_t *clientCertsProjection(const Backup *b, bool optional)
                   "pgbackrest.ca-roots", "path", BACKUP_TLS_DIR "/tls-ca.crt", "key", "pgbackrest-client.crt", "path",
                   BACKUP_TLS_DIR "/client-tls.crt", "key", "pgbackrest-client.key", "path",
                   BACKUP_TLS_DIR "/client-tls.key", "mode", BACKUP_KEY_MODE);
-    if (projection != NULL && optional && !put(json_object_get(projection, "secret"), "optional", json_true())) {
+    if (projection != NULL && optional && !clusterPut(json_object_get(projection, "secret"), "optional", json_true())) {
         json_decref(projection);
         projection = NULL;
     }
@@ -819,9 +789,9 @@ static json_t *configVolume(const Backup *b, const char *const *items, int certs
     json_t *keys = json_array();
     bool ok = sources != NULL && keys != NULL;
     for (size_t itemIdx = 0; ok && items[itemIdx] != NULL; itemIdx += 2)
-        ok = append(keys, json_pack("{s:s, s:s}", "key", items[itemIdx], "path", items[itemIdx + 1]));
-    ok = ok && append(sources, json_pack("{s:{s:s, s:O}}", "configMap", "name", b->configMap, "items", keys)) &&
-         (certs == 0 || append(sources, clientCertsProjection(b, certs == 2)));
+        ok = clusterPush(keys, json_pack("{s:s, s:s}", "key", items[itemIdx], "path", items[itemIdx + 1]));
+    ok = ok && clusterPush(sources, json_pack("{s:{s:s, s:O}}", "configMap", "name", b->configMap, "items", keys)) &&
+         (certs == 0 || clusterPush(sources, clientCertsProjection(b, certs == 2)));
     json_decref(keys);
     json_t *volume =
         ok ? json_pack("{s:s, s:{s:O}}", "name", "pgbackrest-config", "projected", "sources", sources) : NULL;
@@ -845,26 +815,27 @@ static bool serverContainers(const Backup *b, json_t *containers, json_t *comman
     json_t *server = container(b, "pgbackrest", command, resources);
     json_t *mounts = json_pack("[o]", mount("pgbackrest-server", BACKUP_SERVER_DIR, true));
     bool ok = mounts != NULL && extraMounts != NULL && json_array_extend(mounts, extraMounts) == 0 &&
-              append(mounts, mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true)) &&
-              append(mounts, mount("tmp", "/tmp", false));
+              clusterPush(mounts, mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true)) &&
+              clusterPush(mounts, mount("tmp", "/tmp", false));
     json_decref(extraMounts);
     if (!ok) {
         json_decref(mounts);
         mounts = NULL;
     }
-    ok = put(server, "volumeMounts", mounts) &&
-         put(server, "livenessProbe", json_pack("{s:{s:[s, s]}}", "exec", "command", "pgbackrest", "server-ping"));
+    ok = clusterPut(server, "volumeMounts", mounts) &&
+         clusterPut(server, "livenessProbe",
+                    json_pack("{s:{s:[s, s]}}", "exec", "command", "pgbackrest", "server-ping"));
     json_t *reloader =
         container(b, "pgbackrest-config",
                   json_pack("[s, s, s, s, s]", "bash", "-ceu", "--", backupReloadScript, "pgbackrest-config"),
                   json_object_get(json_object_get(sidecars, "pgbackrestConfig"), "resources"));
-    ok = put(reloader, "volumeMounts",
-             json_pack("[o, o]", mount("pgbackrest-server", BACKUP_SERVER_DIR, true),
-                       mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true))) &&
+    ok = clusterPut(reloader, "volumeMounts",
+                    json_pack("[o, o]", mount("pgbackrest-server", BACKUP_SERVER_DIR, true),
+                              mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true))) &&
          ok;
     if (ok) {
-        bool appended = append(containers, server);
-        return append(containers, reloader) && appended;
+        bool appended = clusterPush(containers, server);
+        return clusterPush(containers, reloader) && appended;
     }
     json_decref(server);
     json_decref(reloader);
@@ -877,7 +848,7 @@ static json_t *podSecurityContext(const Backup *b)
     json_t *context = json_pack("{s:s, s:b, s:{s:s}}", "fsGroupChangePolicy", "OnRootMismatch", "runAsNonRoot", 1,
                                 "seccompProfile", "type", "RuntimeDefault");
     if (json_is_true(json_object_get(clusterSpec(b->model), "openshift")) ||
-        put(context, "fsGroup", json_integer(BACKUP_FS_GROUP)))
+        clusterPut(context, "fsGroup", json_integer(BACKUP_FS_GROUP)))
         return context;
     json_decref(context);
     return NULL;
@@ -893,11 +864,12 @@ static bool repoHostTopology(const Backup *b, const json_t *repoHost, json_t **o
     static const char *const topologyKeys[] = {"kubernetes.io/hostname", "topology.kubernetes.io/zone"};
     bool defaults = !json_is_true(json_object_get(clusterSpec(b->model), "disableDefaultPodScheduling"));
     for (size_t keyIdx = 0; ok && defaults && keyIdx < 2; keyIdx++)
-        ok = append(constraints, json_pack("{s:i, s:s, s:s, s:{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}]}}",
-                                           "maxSkew", 1, "topologyKey", topologyKeys[keyIdx], "whenUnsatisfiable",
-                                           "ScheduleAnyway", "labelSelector", "matchExpressions", "key",
-                                           CLUSTER_LABEL_CLUSTER, "operator", "In", "values", b->model->name, "key",
-                                           CLUSTER_LABEL_DATA, "operator", "In", "values", "postgres", "pgbackrest"));
+        ok = clusterPush(constraints,
+                         json_pack("{s:i, s:s, s:s, s:{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}]}}", "maxSkew", 1,
+                                   "topologyKey", topologyKeys[keyIdx], "whenUnsatisfiable", "ScheduleAnyway",
+                                   "labelSelector", "matchExpressions", "key", CLUSTER_LABEL_CLUSTER, "operator", "In",
+                                   "values", b->model->name, "key", CLUSTER_LABEL_DATA, "operator", "In", "values",
+                                   "postgres", "pgbackrest"));
     if (!ok || json_array_size(constraints) == 0) {
         json_decref(constraints);
         constraints = NULL;
@@ -912,7 +884,7 @@ static bool buildServiceAccount(const Backup *b, json_t *objects, Err *err)
 {
     static const char *const labels[] = {PGBACKREST_LABEL, "", NULL};
     json_t *object = backupObject(b, "v1", "ServiceAccount", b->serviceAccount, backupLabels(b, labels));
-    if (!put(object, "automountServiceAccountToken", json_false())) {
+    if (!clusterPut(object, "automountServiceAccountToken", json_false())) {
         json_decref(object);
         object = NULL;
     }
@@ -940,7 +912,7 @@ static bool buildRepoClaims(const Backup *b, json_t *objects, Err *err)
             PGBACKREST_LABEL, "",  PGBACKREST_LABEL_REPO, name, PGBACKREST_LABEL_VOLUME, "", CLUSTER_LABEL_DATA,
             "pgbackrest",     NULL};
         json_t *object = backupObject(b, "v1", "PersistentVolumeClaim", claim, backupLabels(b, labels));
-        if (!put(object, "spec", json_deep_copy(claimSpec))) {
+        if (!clusterPut(object, "spec", json_deep_copy(claimSpec))) {
             json_decref(object);
             object = NULL;
         }
@@ -958,7 +930,7 @@ static json_t *repoHostPodSpec(const Backup *b)
     snprintf(logPath, sizeof(logPath), BACKUP_REPO_MOUNT "/%s", b->firstVolume);
     json_t *init = container(b, "pgbackrest-log-dir", json_pack("[s, s, s]", "bash", "-ceu", logDir),
                              json_object_get(repoHost, "resources"));
-    if (!put(init, "volumeMounts", json_pack("[o]", mount(b->firstVolume, logPath, false)))) {
+    if (!clusterPut(init, "volumeMounts", json_pack("[o]", mount(b->firstVolume, logPath, false)))) {
         json_decref(init);
         init = NULL;
     }
@@ -972,19 +944,20 @@ static json_t *repoHostPodSpec(const Backup *b)
     json_t *volumes = json_pack("[o, o]", configVolume(b, items, 1),
                                 serverVolume(b->secret, "pgbackrest-repo-host.crt", "pgbackrest-repo-host.key"));
     ok = ok && repoVolumes(b, volumes) &&
-         append(volumes, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "16Mi"));
+         clusterPush(volumes, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "16Mi"));
     json_t *pod = json_pack("{s:b, s:b, s:s, s:b}", "automountServiceAccountToken", 0, "enableServiceLinks", 0,
                             "serviceAccountName", b->serviceAccount, "shareProcessNamespace", 1);
     json_t *topology = NULL;
-    ok = put(pod, "containers", ok ? json_incref(containers) : NULL) && ok &&
-         put(pod, "initContainers", json_pack("[O]", init)) && put(pod, "volumes", json_incref(volumes)) &&
-         put(pod, "securityContext", podSecurityContext(b)) &&
-         putCopy(pod, "affinity", json_object_get(repoHost, "affinity")) &&
-         putCopy(pod, "tolerations", json_object_get(repoHost, "tolerations")) &&
-         putCopy(pod, "priorityClassName", json_object_get(repoHost, "priorityClassName")) &&
-         putCopy(pod, "imagePullSecrets", json_object_get(clusterSpec(b->model), "imagePullSecrets")) &&
+    ok = clusterPut(pod, "containers", ok ? json_incref(containers) : NULL) && ok &&
+         clusterPut(pod, "initContainers", json_pack("[O]", init)) &&
+         clusterPut(pod, "volumes", json_incref(volumes)) &&
+         clusterPut(pod, "securityContext", podSecurityContext(b)) &&
+         clusterPutCopy(pod, "affinity", json_object_get(repoHost, "affinity")) &&
+         clusterPutCopy(pod, "tolerations", json_object_get(repoHost, "tolerations")) &&
+         clusterPutCopy(pod, "priorityClassName", json_object_get(repoHost, "priorityClassName")) &&
+         clusterPutCopy(pod, "imagePullSecrets", json_object_get(clusterSpec(b->model), "imagePullSecrets")) &&
          repoHostTopology(b, repoHost, &topology) &&
-         (topology == NULL || put(pod, "topologySpreadConstraints", topology));
+         (topology == NULL || clusterPut(pod, "topologySpreadConstraints", topology));
     json_decref(init);
     json_decref(containers);
     json_decref(volumes);
@@ -1010,7 +983,7 @@ static bool buildRepoHost(const Backup *b, json_t *objects, Err *err)
     json_decref(selector);
     json_decref(template);
     json_t *object = backupObject(b, "apps/v1", "StatefulSet", b->repoHost, backupLabels(b, labels));
-    if (!put(object, "spec", spec)) {
+    if (!clusterPut(object, "spec", spec)) {
         json_decref(object);
         object = NULL;
     }
@@ -1027,19 +1000,19 @@ static json_t *jobAffinity(const Backup *b, const json_t *jobs)
     json_t *podAffinity = json_object_get(affinity, "podAffinity");
     if (affinity != NULL && !json_is_object(podAffinity)) {
         podAffinity = json_object();
-        if (!put(affinity, "podAffinity", podAffinity))
+        if (!clusterPut(affinity, "podAffinity", podAffinity))
             podAffinity = NULL;
     }
     json_t *required = json_object_get(podAffinity, "requiredDuringSchedulingIgnoredDuringExecution");
     if (podAffinity != NULL && !json_is_array(required)) {
         required = json_array();
-        if (!put(podAffinity, "requiredDuringSchedulingIgnoredDuringExecution", required))
+        if (!clusterPut(podAffinity, "requiredDuringSchedulingIgnoredDuringExecution", required))
             required = NULL;
     }
     if (required != NULL &&
-        append(required,
-               json_pack("{s:{s:{s:s, s:s}}, s:s}", "labelSelector", "matchLabels", CLUSTER_LABEL_CLUSTER,
-                         b->model->name, PGBACKREST_LABEL_DEDICATED, "", "topologyKey", "kubernetes.io/hostname")))
+        clusterPush(required,
+                    json_pack("{s:{s:{s:s, s:s}}, s:s}", "labelSelector", "matchLabels", CLUSTER_LABEL_CLUSTER,
+                              b->model->name, PGBACKREST_LABEL_DEDICATED, "", "topologyKey", "kubernetes.io/hostname")))
         return affinity;
     json_decref(affinity);
     return NULL;
@@ -1053,20 +1026,21 @@ static json_t *backupJob(const Backup *b, const char *name, json_t *labels, json
     static const char *const items[] = {BACKUP_KEY_REPO, BACKUP_KEY_REPO, NULL};
     json_t *main = container(b, "pgbackrest", command, json_object_get(jobs, "resources"));
     json_t *mounts = json_pack("[o]", mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true));
-    bool ok = repoMounts(b, mounts) && append(mounts, mount("tmp", "/tmp", false));
-    ok = put(main, "volumeMounts", ok ? json_incref(mounts) : NULL) && ok;
+    bool ok = repoMounts(b, mounts) && clusterPush(mounts, mount("tmp", "/tmp", false));
+    ok = clusterPut(main, "volumeMounts", ok ? json_incref(mounts) : NULL) && ok;
     json_decref(mounts);
     json_t *volumes = json_pack("[o]", configVolume(b, items, 1));
     ok = ok && repoVolumes(b, volumes) &&
-         append(volumes, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "16Mi"));
+         clusterPush(volumes, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "16Mi"));
     json_t *pod = json_pack("{s:b, s:b, s:s, s:s}", "automountServiceAccountToken", 0, "enableServiceLinks", 0,
                             "restartPolicy", "Never", "serviceAccountName", b->serviceAccount);
-    ok = put(pod, "containers", ok ? json_pack("[O]", main) : NULL) && ok &&
-         put(pod, "volumes", json_incref(volumes)) && put(pod, "securityContext", podSecurityContext(b)) &&
-         put(pod, "affinity", jobAffinity(b, jobs)) &&
-         putCopy(pod, "tolerations", json_object_get(jobs, "tolerations")) &&
-         putCopy(pod, "priorityClassName", json_object_get(jobs, "priorityClassName")) &&
-         putCopy(pod, "imagePullSecrets", json_object_get(clusterSpec(b->model), "imagePullSecrets"));
+    ok = clusterPut(pod, "containers", ok ? json_pack("[O]", main) : NULL) && ok &&
+         clusterPut(pod, "volumes", json_incref(volumes)) &&
+         clusterPut(pod, "securityContext", podSecurityContext(b)) &&
+         clusterPut(pod, "affinity", jobAffinity(b, jobs)) &&
+         clusterPutCopy(pod, "tolerations", json_object_get(jobs, "tolerations")) &&
+         clusterPutCopy(pod, "priorityClassName", json_object_get(jobs, "priorityClassName")) &&
+         clusterPutCopy(pod, "imagePullSecrets", json_object_get(clusterSpec(b->model), "imagePullSecrets"));
     json_decref(main);
     json_decref(volumes);
     json_t *metadata = labels != NULL ? backupPodMetadata(b, json_incref(labels), annotations) : NULL;
@@ -1074,19 +1048,21 @@ static json_t *backupJob(const Backup *b, const char *name, json_t *labels, json
         ok && metadata != NULL ? json_pack("{s:{s:O, s:O}}", "template", "metadata", metadata, "spec", pod) : NULL;
     json_decref(metadata);
     json_decref(pod);
-    ok = spec != NULL && putCopy(spec, "ttlSecondsAfterFinished", json_object_get(jobs, "ttlSecondsAfterFinished"));
+    ok = spec != NULL &&
+         clusterPutCopy(spec, "ttlSecondsAfterFinished", json_object_get(jobs, "ttlSecondsAfterFinished"));
     json_t *job = ok ? backupObject(b, "batch/v1", "Job", name, json_incref(labels)) : NULL;
     if (job != NULL && json_object_size(annotations) > 0) {
         json_t *jobMetadata = json_object_get(job, "metadata");
-        if ((json_object_get(jobMetadata, "annotations") == NULL && !put(jobMetadata, "annotations", json_object())) ||
-            !mergeCopy(json_object_get(jobMetadata, "annotations"), annotations)) {
+        if ((json_object_get(jobMetadata, "annotations") == NULL &&
+             !clusterPut(jobMetadata, "annotations", json_object())) ||
+            !clusterMergeCopy(json_object_get(jobMetadata, "annotations"), annotations)) {
             json_decref(job);
             job = NULL;
         }
     }
     json_decref(labels);
     json_decref(annotations);
-    if (put(job, "spec", spec))
+    if (clusterPut(job, "spec", spec))
         return job;
     json_decref(job);
     return NULL;
@@ -1136,7 +1112,7 @@ static json_t *backupCommand(const char *repo, const json_t *options)
     const json_t *value;
     json_array_foreach(options, optionIdx, value)
     {
-        if (command != NULL && json_is_string(value) && !append(command, json_copy((json_t *)(uintptr_t)value))) {
+        if (command != NULL && json_is_string(value) && !clusterPush(command, json_copy((json_t *)(uintptr_t)value))) {
             json_decref(command);
             command = NULL;
         }
@@ -1264,7 +1240,7 @@ static json_t *arrayAt(json_t *podSpec, const char *key)
     if (json_is_array(array))
         return array;
     array = json_array();
-    return put(podSpec, key, array) ? array : NULL;
+    return clusterPut(podSpec, key, array) ? array : NULL;
 }
 
 bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const char *instance, json_t *podSpec,
@@ -1284,8 +1260,8 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
     static const char *const withServer[] = {BACKUP_KEY_INSTANCE, BACKUP_KEY_INSTANCE, BACKUP_KEY_SERVER,
                                              BACKUP_SERVER_CONF, NULL};
     static const char *const alone[] = {BACKUP_KEY_INSTANCE, BACKUP_KEY_INSTANCE, NULL};
-    bool ok = volumes != NULL && append(databaseMounts, mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true)) &&
-              append(volumes, configVolume(&b, repoHost ? withServer : alone, repoHost ? 2 : 0));
+    bool ok = volumes != NULL && clusterPush(databaseMounts, mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true)) &&
+              clusterPush(volumes, configVolume(&b, repoHost ? withServer : alone, repoHost ? 2 : 0));
     if (ok && repoHost) {
         /* The server reads the instance's data (and WAL) where the database container has them. */
         json_t *extra = json_array();
@@ -1296,7 +1272,7 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
             const char *name = stringAt(item, "name");
             if (extra != NULL && name != NULL &&
                 (strcmp(name, "postgres-data") == 0 || strcmp(name, "postgres-wal") == 0) &&
-                !append(extra, json_deep_copy(item))) {
+                !clusterPush(extra, json_deep_copy(item))) {
                 json_decref(extra);
                 extra = NULL;
             }
@@ -1308,7 +1284,7 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
                  &b, containers,
                  json_pack("[s, s, s, s, s]", "bash", "-ceu", "--", backupInstanceServerScript, "pgbackrest"), extra,
                  json_object_get(json_object_get(sidecars, "pgbackrest"), "resources")) &&
-             append(volumes, serverVolume(certificates, "pgbackrest-server.crt", "pgbackrest-server.key"));
+             clusterPush(volumes, serverVolume(certificates, "pgbackrest-server.crt", "pgbackrest-server.key"));
     }
     return ok || errSet(err, errOutOfMemory, "out of memory adding pgBackRest to instance %s", instance);
 }
@@ -1352,17 +1328,17 @@ static json_t *statusRepos(const Backup *b)
             continue;
         json_t *entry = json_pack("{s:s, s:b}", "name", name, "stanzaCreated", stanzaCreated(b, name));
         bool ok = entry != NULL &&
-                  (repoIdx != 0 || put(entry, "replicaCreateBackupComplete", json_boolean(replicaCreated(b))));
+                  (repoIdx != 0 || clusterPut(entry, "replicaCreateBackupComplete", json_boolean(replicaCreated(b))));
         if (ok && json_is_object(json_object_get(repo, "volume"))) {
             char claim[BACKUP_NAME_SIZE];
             snprintf(claim, sizeof(claim), "%s-%s", b->model->name, name);
             const json_t *pvc = lookup(b->model, "PersistentVolumeClaim", claim);
             const char *phase = stringAt(json_object_get(pvc, "status"), "phase");
             const char *volume = stringAt(json_object_get(pvc, "spec"), "volumeName");
-            ok = put(entry, "bound", json_boolean(phase != NULL && strcmp(phase, "Bound") == 0)) &&
-                 (volume == NULL || put(entry, "volume", json_string(volume)));
+            ok = clusterPut(entry, "bound", json_boolean(phase != NULL && strcmp(phase, "Bound") == 0)) &&
+                 (volume == NULL || clusterPut(entry, "volume", json_string(volume)));
         }
-        if (!ok || !append(repos, entry)) {
+        if (!ok || !clusterPush(repos, entry)) {
             if (!ok)
                 json_decref(entry);
             json_decref(repos);
@@ -1401,8 +1377,8 @@ static bool statusManual(const Backup *b, json_t **out, JobState *state)
                      "active", (json_int_t)json_integer_value(json_object_get(status, "active")), "succeeded",
                      (json_int_t)json_integer_value(json_object_get(status, "succeeded")), "failed",
                      (json_int_t)json_integer_value(json_object_get(status, "failed")));
-    if (*out != NULL && putCopy(*out, "startTime", json_object_get(status, "startTime")) &&
-        putCopy(*out, "completionTime", json_object_get(status, "completionTime")))
+    if (*out != NULL && clusterPutCopy(*out, "startTime", json_object_get(status, "startTime")) &&
+        clusterPutCopy(*out, "completionTime", json_object_get(status, "completionTime")))
         return true;
     json_decref(*out);
     *out = NULL;
@@ -1425,32 +1401,33 @@ json_t *clusterPgBackRestStatus(const ClusterModel *model)
     JobState manualState;
     json_t *pgbackrest = json_pack("{s:o}", "repos", statusRepos(&b));
     bool ok = pgbackrest != NULL && statusManual(&b, &manual, &manualState) &&
-              (manual == NULL || put(pgbackrest, "manualBackup", manual));
+              (manual == NULL || clusterPut(pgbackrest, "manualBackup", manual));
     if (ok && b.firstVolume != NULL)
-        ok = put(pgbackrest, "repoHost",
-                 json_pack("{s:s, s:s, s:b}", "apiVersion", "apps/v1", "kind", "StatefulSet", "ready",
-                           b.repoHostReady)) &&
-             append(conditions, b.repoHostReady ? condition(model, "PGBackRestRepoHostReady", true, "RepoHostReady",
-                                                            "pgBackRest dedicated repository host is ready")
-                                                : condition(model, "PGBackRestRepoHostReady", false, "RepoHostNotReady",
-                                                            "pgBackRest dedicated repository host is not ready"));
+        ok = clusterPut(pgbackrest, "repoHost",
+                        json_pack("{s:s, s:s, s:b}", "apiVersion", "apps/v1", "kind", "StatefulSet", "ready",
+                                  b.repoHostReady)) &&
+             clusterPush(conditions, b.repoHostReady
+                                         ? condition(model, "PGBackRestRepoHostReady", true, "RepoHostReady",
+                                                     "pgBackRest dedicated repository host is ready")
+                                         : condition(model, "PGBackRestRepoHostReady", false, "RepoHostNotReady",
+                                                     "pgBackRest dedicated repository host is not ready"));
     ok = ok &&
-         append(conditions, stanza ? condition(model, "PGBackRestReplicaRepoReady", true, "StanzaCreated",
-                                               "pgBackRest replica create repo is ready for backups")
-                                   : condition(model, "PGBackRestReplicaRepoReady", false, "StanzaNotCreated",
-                                               "pgBackRest replica create repo is not ready for backups")) &&
-         append(conditions, replica ? condition(model, "PGBackRestReplicaCreate", true, "RepoBackupComplete",
-                                                "pgBackRest replica creation is now possible")
-                                    : condition(model, "PGBackRestReplicaCreate", false, "RepoBackupNotComplete",
-                                                "pgBackRest replica creation is not currently possible"));
+         clusterPush(conditions, stanza ? condition(model, "PGBackRestReplicaRepoReady", true, "StanzaCreated",
+                                                    "pgBackRest replica create repo is ready for backups")
+                                        : condition(model, "PGBackRestReplicaRepoReady", false, "StanzaNotCreated",
+                                                    "pgBackRest replica create repo is not ready for backups")) &&
+         clusterPush(conditions, replica ? condition(model, "PGBackRestReplicaCreate", true, "RepoBackupComplete",
+                                                     "pgBackRest replica creation is now possible")
+                                         : condition(model, "PGBackRestReplicaCreate", false, "RepoBackupNotComplete",
+                                                     "pgBackRest replica creation is not currently possible"));
     if (ok && manualState == jobSucceeded)
-        ok = append(conditions, condition(model, "PGBackRestManualBackupSuccessful", true, "ManualBackupComplete",
-                                          "Manual backup completed successfully"));
+        ok = clusterPush(conditions, condition(model, "PGBackRestManualBackupSuccessful", true, "ManualBackupComplete",
+                                               "Manual backup completed successfully"));
     if (ok && manualState == jobFailed)
-        ok = append(conditions, condition(model, "PGBackRestManualBackupSuccessful", false, "ManualBackupFailed",
-                                          "Manual backup did not complete successfully"));
+        ok = clusterPush(conditions, condition(model, "PGBackRestManualBackupSuccessful", false, "ManualBackupFailed",
+                                               "Manual backup did not complete successfully"));
     json_decref(conditions);
-    if (ok && put(result, "pgbackrest", pgbackrest))
+    if (ok && clusterPut(result, "pgbackrest", pgbackrest))
         return result;
     if (!ok)
         json_decref(pgbackrest);
