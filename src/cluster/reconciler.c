@@ -889,20 +889,62 @@ static void stageRemoveFinalizer(ClusterRun *run)
     runAfterBatch(run, stageDone);
 }
 
-/* The cluster is being deleted: Patroni's Endpoints (no owner reference) go, then the finalizer. */
+/* Whether the object belongs to the cluster being reconciled by its cluster label. */
+static bool labelledForRun(const ClusterRun *run, const StoreEntry *entry)
+{
+    const char *cluster = labelOf(entry->object, CLUSTER_LABEL_CLUSTER);
+    return strcmp(entry->namespace, run->model.namespace) == 0 && cluster != NULL &&
+           strcmp(cluster, run->model.name) == 0;
+}
+
+static void stageDeleteWait(ClusterRun *run)
+{
+    /* The pods going away bring the cluster back sooner; this is the fallback. */
+    reconcileFinish(run->reconcile, reconcileRequeueAfter, 2000, NULL);
+}
+
+/* The cluster is being deleted. The garbage collector removes what the cluster owns only once the cluster itself is
+ * gone, that is after this finalizer; but while Patroni runs it recreates what it keeps in the API (its Endpoints,
+ * and the Service <cluster>-ha-config), without owner references. So, in order: the instance StatefulSets go first;
+ * once no Patroni pod is left, Patroni's Endpoints and any Service it made go; then the finalizer. Data volumes are
+ * left to the garbage collector, as PGO leaves them. */
 static void stageDeleting(ClusterRun *run)
 {
     Err err;
-    const Store *endpoints = run->reconciler->stores[kindEndpoints];
+    const char *uid = json_string_value(json_object_get(json_object_get(run->cluster, "metadata"), "uid"));
+    const ClusterReconciler *reconciler = run->reconciler;
     size_t cursor = 0;
     const StoreEntry *entry;
-    while (storeNext(endpoints, &cursor, &entry)) {
-        const char *cluster = labelOf(entry->object, CLUSTER_LABEL_CLUSTER);
-        if (strcmp(entry->namespace, run->model.namespace) == 0 && cluster != NULL &&
-            strcmp(cluster, run->model.name) == 0 &&
-            !runDelete(run, &clusterWatches[kindEndpoints].resource, entry->object, &err)) {
-            runFail(run, &err);
-            return;
+    bool patroniRunning = false;
+    while (storeNext(reconciler->stores[kindPod], &cursor, &entry))
+        patroniRunning =
+            patroniRunning || (labelledForRun(run, entry) && labelOf(entry->object, CLUSTER_LABEL_PATRONI));
+    if (patroniRunning) {
+        cursor = 0;
+        while (storeNext(reconciler->stores[kindStatefulSet], &cursor, &entry)) {
+            if (uid == NULL || !controlledBy(entry->object, uid) ||
+                labelOf(entry->object, CLUSTER_LABEL_INSTANCE) == NULL ||
+                json_object_get(json_object_get(entry->object, "metadata"), "deletionTimestamp") != NULL)
+                continue;
+            if (!runDelete(run, &clusterWatches[kindStatefulSet].resource, entry->object, &err)) {
+                runFail(run, &err);
+                return;
+            }
+        }
+        runAfterBatch(run, stageDeleteWait);
+        return;
+    }
+    static const ClusterKindIdx kinds[] = {kindEndpoints, kindService};
+    for (size_t kindIdx = 0; kindIdx < sizeof(kinds) / sizeof(kinds[0]); kindIdx++) {
+        cursor = 0;
+        while (storeNext(reconciler->stores[kinds[kindIdx]], &cursor, &entry)) {
+            /* The cluster's own Services go with it; only Patroni's, without an owner, are removed here. */
+            bool patroniMade = kinds[kindIdx] == kindEndpoints || uid == NULL || !controlledBy(entry->object, uid);
+            if (labelledForRun(run, entry) && patroniMade &&
+                !runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {
+                runFail(run, &err);
+                return;
+            }
         }
     }
     runAfterBatch(run, stageRemoveFinalizer);

@@ -46,14 +46,13 @@ observed() {
 		"$(kubectl -n postgres-operator get postgrescluster hippo -o jsonpath='{.metadata.generation}')" ]
 }
 tap_check "the operator observes hippo (status.observedGeneration)" retry_until 60 observed
-# Settled: the instance is ready and the users' SQL has run (status.usersRevision); from then on nothing changes.
+# Settled: the instance is ready, the users' SQL has run (status.usersRevision) and the first backup is done
+# (kustomize/postgres has a pgBackRest repository); from then on nothing changes.
 settled() {
-	[ "$(kubectl -n postgres-operator get postgrescluster hippo \
-		-o jsonpath='{.status.instances[0].readyReplicas} {.status.usersRevision}')" != "" ] &&
-		kubectl -n postgres-operator get postgrescluster hippo \
-			-o jsonpath='{.status.instances[0].readyReplicas} {.status.usersRevision}' | grep -qE '^1 [0-9a-f]{8}$'
+	kubectl -n postgres-operator get postgrescluster hippo -o jsonpath='{.status.instances[0].readyReplicas} {.status.usersRevision} {.status.pgbackrest.repos[0].replicaCreateBackupComplete}' |
+		grep -qE '^1 [0-9a-f]{8} true$'
 }
-tap_check "hippo settles: its instance is ready and its users exist" retry_until 240 settled
+tap_check "hippo settles: instance ready, users made, first backup taken" retry_until 240 settled
 check_quiet() {
 	local before after
 	before=$(kubectl -n postgres-operator get postgrescluster hippo -o jsonpath='{.metadata.resourceVersion}')
