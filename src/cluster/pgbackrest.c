@@ -25,8 +25,9 @@
  *   - <cluster>-stanza-<4>: `pgbackrest stanza-create || pgbackrest stanza-upgrade`, once the repository host is
  *     ready and Patroni has a primary. The suffix hashes the repository names, so adding a repository makes a new
  *     Job that creates its stanza.
- *   - <cluster>-backup-<4> labelled pgbackrest-backup=replica-create: `pgbackrest backup --stanza=db --repo=1` (an
- *     incremental backup becomes full when there is none) into the first repository, after its stanza exists.
+ *   - <cluster>-backup-<4> labelled pgbackrest-backup=replica-create: `pgbackrest backup --stanza=db --repo=1
+ *     --start-fast` (an incremental backup becomes full when there is none) into the first repository, after its
+ *     stanza exists.
  *   - <cluster>-backup-<4> labelled pgbackrest-backup=manual, annotated with the id: the cluster's annotation
  *     pgbackrest-backup=<id> with spec.backups.pgbackrest.manual, after the replica-create backup. Options are
  *     passed one argument each; one with --repo is refused as PGO refuses it (the repository is manual.repoName).
@@ -1102,12 +1103,18 @@ static bool buildStanzaJob(const Backup *b, json_t *objects, Err *err)
     return appendJob(b, objects, backupJob(b, b->stanzaJob, backupLabels(b, labels), NULL, command), create, err);
 }
 
-/* ["pgbackrest", "backup", "--stanza=db", "--repo=<n>", options...] */
-static json_t *backupCommand(const char *repo, const json_t *options)
+/* ["pgbackrest", "backup", "--stanza=db", "--repo=<n>", options...]; with startFast also "--start-fast", so the
+ * backup starts with an immediate checkpoint instead of waiting for the next one (up to checkpoint_timeout on an
+ * idle cluster). */
+static json_t *backupCommand(const char *repo, bool startFast, const json_t *options)
 {
     char repoOption[32];
     snprintf(repoOption, sizeof(repoOption), "--repo=%d", repoNumber(repo));
     json_t *command = json_pack("[s, s, s, s]", "pgbackrest", "backup", "--stanza=" BACKUP_STANZA, repoOption);
+    if (command != NULL && startFast && !clusterPush(command, json_string("--start-fast"))) {
+        json_decref(command);
+        command = NULL;
+    }
     size_t optionIdx;
     const json_t *value;
     json_array_foreach(options, optionIdx, value)
@@ -1131,7 +1138,8 @@ static bool buildReplicaCreateJob(const Backup *b, json_t *objects, Err *err)
         return true;
     const char *labels[] = {
         PGBACKREST_LABEL, "", PGBACKREST_LABEL_BACKUP, "replica-create", PGBACKREST_LABEL_REPO, repo, NULL};
-    return appendJob(b, objects, backupJob(b, b->replicaJob, backupLabels(b, labels), NULL, backupCommand(repo, NULL)),
+    return appendJob(b, objects,
+                     backupJob(b, b->replicaJob, backupLabels(b, labels), NULL, backupCommand(repo, true, NULL)),
                      create, err);
 }
 
@@ -1179,7 +1187,7 @@ static bool buildManualJob(const Backup *b, json_t *objects, Err *err)
     const char *labels[] = {PGBACKREST_LABEL, "", PGBACKREST_LABEL_BACKUP, "manual", PGBACKREST_LABEL_REPO, repo, NULL};
     json_t *annotations = json_pack("{s:s}", PGBACKREST_ANNOTATION, id);
     json_t *job = annotations != NULL
-                      ? backupJob(b, name, backupLabels(b, labels), annotations, backupCommand(repo, options))
+                      ? backupJob(b, name, backupLabels(b, labels), annotations, backupCommand(repo, false, options))
                       : NULL;
     return appendJob(b, objects, job, create, err);
 }
