@@ -523,7 +523,7 @@ scenario() {
 		kx "$old" -c database -- sh -c 'pkill -CONT -x patroni; pkill -CONT -x postgres' >/dev/null 2>&1
 	fi
 	if [ "$failed_over" = 1 ]; then
-		eventually "$what: the old primary rejoins as a replica and streams" 180 rejoined "$new" "$old"
+		eventually "$what: the old primary rejoins as a replica and streams" 300 rejoined "$new" "$old"
 	else
 		tap_fail "$what: the old primary rejoins as a replica and streams" "no new master"
 		# Give the next scenario a healthy cluster if there is one to be had.
