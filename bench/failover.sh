@@ -165,7 +165,7 @@ create_run() {
 	printf '(a) run %d: apply -> user Secret %s s, -> primary pod Ready %s s, -> first INSERT %s s\n' \
 		"$run" "$(since "$t0" "$t_secret")" "$([ -n "$t_ready" ] && since "$t0" "$t_ready" || echo '?')" \
 		"$(since "$t0" "$t_write")"
-	since "$t0" "$t_write" >>"$WORK/create.times"
+	echo "$(since "$t0" "$t_write")" >>"$WORK/create.times"
 }
 
 # A namespace left by an earlier run may still be going away.
