@@ -18,6 +18,7 @@
 #    127.0.0.1); a wrong host name and a non-TLS connection are refused; an
 #    in-cluster Job connects with the Secret's keys (env valueFrom
 #    secretKeyRef) and with its uri, as the seed's Keycloak example does;
+#    a password cleared in the Secret is replaced and only the new one works;
 #  - high availability: spec.instances[0].replicas set to 2 in a copy of
 #    kustomize/postgres and re-applied; a master and a replica that streams;
 #    Test #1, the hippo-primary Service deleted and recreated; the primary
@@ -458,6 +459,36 @@ setup_table() {
 		-c "INSERT INTO e2e.writes (label, n) VALUES ('quickstart', 1) ON CONFLICT DO NOTHING"
 }
 check "the user creates a table and writes a row through verify-full" 30 setup_table
+
+# A password rotated as PGO documents it: clear "password" in the user Secret; the operator writes a new one (and its
+# uri, jdbc-uri and verifier) and sets the verifier in Postgres. The old password stops working.
+old_password=$(secret_value password)
+rotated() {
+	local now out
+	now=$(secret_value password)
+	if [ -z "$now" ] || [ "$now" = "$old_password" ]; then
+		echo "the Secret's password has not been replaced yet"
+		return 1
+	fi
+	vf -c "SELECT 1" || {
+		echo "the new password does not log in (yet)"
+		return 1
+	}
+	out=$(PGPASSWORD=$old_password PGSSLMODE=verify-full PGSSLROOTCERT=$work/root.crt PGHOSTADDR=127.0.0.1 \
+		PGCONNECT_TIMEOUT=5 psql -h hippo-primary.postgres-operator.svc -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
+		echo "the old password still logs in"
+		return 1
+	}
+	grep -q 'password authentication failed' <<<"$out" || {
+		echo "unexpected: $out"
+		return 1
+	}
+}
+if kn patch secret "$SECRET" -p '{"data":{"password":""}}' >/dev/null; then
+	check "a password cleared in the Secret is replaced, and only the new one logs in" 90 rotated
+else
+	tap_fail "a password cleared in the Secret is replaced" "kubectl patch secret failed"
+fi
 
 # Connect an Application: the seed's Keycloak reads the Secret's keys
 # through env valueFrom secretKeyRef. Its image is not reachable here; a Job
