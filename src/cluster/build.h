@@ -47,6 +47,19 @@ bool clusterPutCopy(json_t *object, const char *key, const json_t *value);
 /* Copies of source's members into target (source NULL or not an object: nothing). */
 bool clusterMergeCopy(json_t *target, const json_t *source);
 
+/* Bytes read from or written to a Secret (PEM text, a password). data is NULL when there is nothing. */
+typedef struct ClusterBytes {
+    const char *data;
+    size_t len;
+} ClusterBytes;
+
+/* The decoded data[key] of a cached Secret (secret may be NULL), in ctx. A missing key or a value that is not base64
+ * is read as nothing, for the caller to replace; false only when memory runs out (err may be NULL). */
+bool clusterSecretRead(MemCtx *ctx, const json_t *secret, const char *key, ClusterBytes *out, Err *err);
+
+/* data[key] = base64 of value; false when out of memory. */
+bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err);
+
 /* The restricted container securityContext PGO gives every container. NULL when out of memory. */
 json_t *clusterRestrictedSecurityContext(void);
 

@@ -5,6 +5,8 @@
  * everywhere but cannot override the ones the operator selects on. */
 #include "cluster/build.h"
 
+#include "common/base64.h"
+
 /* target[key] = value for every member of source (NULL or not an object: nothing). */
 static bool metaMerge(json_t *target, const json_t *source)
 {
@@ -93,4 +95,34 @@ bool clusterMergeCopy(json_t *target, const json_t *source)
     bool ok = copy != NULL && json_object_update(target, copy) == 0;
     json_decref(copy);
     return ok;
+}
+
+bool clusterSecretRead(MemCtx *ctx, const json_t *secret, const char *key, ClusterBytes *out, Err *err)
+{
+    *out = (ClusterBytes){.data = NULL, .len = 0};
+    const json_t *encoded = json_object_get(json_object_get(secret, "data"), key);
+    if (!json_is_string(encoded))
+        return true;
+    char *decoded;
+    size_t len;
+    Err decodeErr;
+    if (!base64Decode(ctx, json_string_value(encoded), json_string_length(encoded), &decoded, &len, &decodeErr)) {
+        if (decodeErr.code != errOutOfMemory)
+            return true;
+        if (err != NULL)
+            *err = decodeErr;
+        return false;
+    }
+    *out = (ClusterBytes){.data = decoded, .len = len};
+    return true;
+}
+
+bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err)
+{
+    char *encoded;
+    if (!base64Encode(ctx, value.data, value.len, &encoded, err))
+        return false;
+    bool ok = clusterPut(data, key, json_string(encoded));
+    memCtxRelease(encoded);
+    return ok || errSet(err, errOutOfMemory, "out of memory building secret data");
 }

@@ -596,49 +596,14 @@ static bool buildConfigMap(MemCtx *ctx, const Backup *b, json_t *objects, Err *e
 
 /* ---- certificates ---- */
 
-typedef struct Pem {
-    const char *data;
-    size_t len;
-} Pem;
-
-/* The decoded data[key] of a cached Secret (NULL: none); a missing or undecodable value is nothing. */
-static bool pemRead(MemCtx *ctx, const json_t *secret, const char *key, Pem *out, Err *err)
-{
-    *out = (Pem){.data = NULL, .len = 0};
-    const json_t *encoded = json_object_get(json_object_get(secret, "data"), key);
-    if (!json_is_string(encoded))
-        return true;
-    char *decoded;
-    size_t len;
-    Err decodeErr;
-    if (!base64Decode(ctx, json_string_value(encoded), json_string_length(encoded), &decoded, &len, &decodeErr)) {
-        if (decodeErr.code != errOutOfMemory)
-            return true;
-        if (err != NULL)
-            *err = decodeErr;
-        return false;
-    }
-    *out = (Pem){.data = decoded, .len = len};
-    return true;
-}
-
-static bool pemWrite(MemCtx *ctx, json_t *data, const char *key, Pem value, Err *err)
-{
-    char *encoded;
-    if (!base64Encode(ctx, value.data, value.len, &encoded, err))
-        return false;
-    bool ok = clusterPut(data, key, json_string(encoded));
-    memCtxRelease(encoded);
-    return ok || errSet(err, errOutOfMemory, "out of memory building secret data");
-}
-
 /* A leaf kept from the cached Secret's certKey and keyKey, or issued anew by root, as PEM. */
 static bool certLeaf(MemCtx *ctx, const ClusterModel *model, const PkiRoot *root, const json_t *cached,
-                     const char *certKey, const char *keyKey, const PkiLeafSpec *want, Pem *cert, Pem *key, Err *err)
+                     const char *certKey, const char *keyKey, const PkiLeafSpec *want, ClusterBytes *cert,
+                     ClusterBytes *key, Err *err)
 {
     PkiLeaf leaf;
     PkiRenewal renewed;
-    if (!pemRead(ctx, cached, certKey, cert, err) || !pemRead(ctx, cached, keyKey, key, err) ||
+    if (!clusterSecretRead(ctx, cached, certKey, cert, err) || !clusterSecretRead(ctx, cached, keyKey, key, err) ||
         !pkiLeafEnsure(ctx, root, cert->data, cert->len, key->data, key->len, want, model->clock, &leaf, &renewed, err))
         return false;
     if (renewed == pkiRenewalNone)
@@ -648,8 +613,8 @@ static bool certLeaf(MemCtx *ctx, const ClusterModel *model, const PkiRoot *root
     if (!pkiCertEncodePem(ctx, leaf.cert, &certPem, &certLen, err) ||
         !pkiKeyEncodePem(ctx, leaf.key, pkiKeyFormatSec1, &keyPem, &keyLen, err))
         return false;
-    *cert = (Pem){.data = certPem, .len = certLen};
-    *key = (Pem){.data = keyPem, .len = keyLen};
+    *cert = (ClusterBytes){.data = certPem, .len = certLen};
+    *key = (ClusterBytes){.data = keyPem, .len = keyLen};
     return true;
 }
 
@@ -659,8 +624,9 @@ static bool buildSecret(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
 {
     const ClusterModel *model = b->model;
     const json_t *rootSecret = lookup(model, "Secret", CLUSTER_ROOT_SECRET);
-    Pem rootCert, rootKey;
-    if (!pemRead(ctx, rootSecret, "root.crt", &rootCert, err) || !pemRead(ctx, rootSecret, "root.key", &rootKey, err))
+    ClusterBytes rootCert, rootKey;
+    if (!clusterSecretRead(ctx, rootSecret, "root.crt", &rootCert, err) ||
+        !clusterSecretRead(ctx, rootSecret, "root.key", &rootKey, err))
         return false;
     PkiRoot root;
     Err decodeErr;
@@ -678,7 +644,7 @@ static bool buildSecret(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
     snprintf(domain, sizeof(domain), "%s%s", modelDomain, modelDomain[strlen(modelDomain) - 1] == '.' ? "" : ".");
     const json_t *cached = lookup(model, "Secret", b->secret);
     PkiLeafSpec clientSpec, repoSpec;
-    Pem clientCert, clientKey, repoCert, repoKey;
+    ClusterBytes clientCert, clientKey, repoCert, repoKey;
     if (!pkiSpecPgBackRestClientCert(ctx, model->uid, &clientSpec, err) ||
         !pkiSpecRepoHostCert(ctx, b->repoHost, b->service, model->namespace, domain, &repoSpec, err) ||
         !certLeaf(ctx, model, &root, cached, "pgbackrest-client.crt", "pgbackrest-client.key", &clientSpec, &clientCert,
@@ -692,11 +658,11 @@ static bool buildSecret(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
     json_t *data = json_object();
     bool ok = (object != NULL && data != NULL && clusterPut(object, "type", json_string("Opaque"))) ||
               errSet(err, errOutOfMemory, "out of memory building %s", b->secret);
-    ok = ok && pemWrite(ctx, data, "pgbackrest.ca-roots", rootCert, err) &&
-         pemWrite(ctx, data, "pgbackrest-client.crt", clientCert, err) &&
-         pemWrite(ctx, data, "pgbackrest-client.key", clientKey, err) &&
-         pemWrite(ctx, data, "pgbackrest-repo-host.crt", repoCert, err) &&
-         pemWrite(ctx, data, "pgbackrest-repo-host.key", repoKey, err);
+    ok = ok && clusterSecretWrite(ctx, data, "pgbackrest.ca-roots", rootCert, err) &&
+         clusterSecretWrite(ctx, data, "pgbackrest-client.crt", clientCert, err) &&
+         clusterSecretWrite(ctx, data, "pgbackrest-client.key", clientKey, err) &&
+         clusterSecretWrite(ctx, data, "pgbackrest-repo-host.crt", repoCert, err) &&
+         clusterSecretWrite(ctx, data, "pgbackrest-repo-host.key", repoKey, err);
     if (!ok) {
         json_decref(object);
         json_decref(data);

@@ -10,7 +10,6 @@
 #include "cluster/build.h"
 #include "cluster/pgbackrest.h"
 #include "cluster/users.h"
-#include "common/base64.h"
 #include "common/json.h"
 #include "kube/request.h"
 #include "pki/authority.h"
@@ -416,28 +415,35 @@ static void stageStatus(ClusterRun *run)
  * status.usersRevision. Postgres is reached at the leader Service's address, verified as <cluster>-primary. The
  * verifiers and the CA come from this reconcile's intents, which are what the cluster's Secrets now hold. */
 
-/* The decoded data key of the intent kind/name, in the run's context, or NULL. */
-static const char *intentData(ClusterRun *run, const char *name, const char *key)
+/* The intent of kind named name among objects, or NULL. */
+static const json_t *intentOf(const json_t *objects, const char *kind, const char *name)
 {
     size_t objIdx;
     json_t *object;
-    json_array_foreach(run->objects, objIdx, object)
+    json_array_foreach(objects, objIdx, object)
     {
-        const char *kind = json_string_value(json_object_get(object, "kind"));
+        const char *objKind = json_string_value(json_object_get(object, "kind"));
         const char *objName = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
-        if (kind == NULL || objName == NULL || strcmp(kind, "Secret") != 0 || strcmp(objName, name) != 0)
-            continue;
-        const char *encoded = json_string_value(json_object_get(json_object_get(object, "data"), key));
-        char *decoded;
-        size_t decodedLen;
-        Err ignored;
-        if (encoded == NULL ||
-            !base64Decode(run->reconcile->ctx, encoded, strlen(encoded), &decoded, &decodedLen, &ignored) ||
-            strlen(decoded) != decodedLen)
-            return NULL;
-        return decoded;
+        if (objKind != NULL && objName != NULL && strcmp(objKind, kind) == 0 && strcmp(objName, name) == 0)
+            return object;
     }
     return NULL;
+}
+
+static bool intended(const json_t *objects, const char *kind, const char *name)
+{
+    return intentOf(objects, kind, name) != NULL;
+}
+
+/* The decoded data key of the intended Secret name, as text in the run's context, or NULL. */
+static const char *intentData(ClusterRun *run, const char *name, const char *key)
+{
+    ClusterBytes bytes;
+    const json_t *secret = intentOf(run->objects, "Secret", name);
+    if (secret == NULL || !clusterSecretRead(run->reconcile->ctx, secret, key, &bytes, NULL) || bytes.data == NULL ||
+        strlen(bytes.data) != bytes.len)
+        return NULL;
+    return bytes.data;
 }
 
 static const char *usersVerifier(void *arg, const char *user)
@@ -537,21 +543,6 @@ static bool modelHasInstance(const ClusterModel *model, const char *name)
     for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++)
         if (strcmp(model->instances[instIdx].name, name) == 0)
             return true;
-    return false;
-}
-
-/* Whether an intent named name of kind is among the objects. */
-static bool intended(const json_t *objects, const char *kind, const char *name)
-{
-    size_t objIdx;
-    json_t *object;
-    json_array_foreach(objects, objIdx, object)
-    {
-        const char *objKind = json_string_value(json_object_get(object, "kind"));
-        const char *objName = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
-        if (objKind != NULL && objName != NULL && strcmp(objKind, kind) == 0 && strcmp(objName, name) == 0)
-            return true;
-    }
     return false;
 }
 

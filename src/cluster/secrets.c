@@ -42,56 +42,17 @@
 #define SECRETS_URI_MAX       (4 * 1024 * 1024)                    /* a password of 1 MiB, every byte escaped */
 #define SECRETS_USER_NAME_MAX 63
 
-/* Bytes read from or written to a Secret: PEM text, a password. data is NULL when there is nothing. */
-typedef struct SecretText {
-    const char *data;
-    size_t len;
-} SecretText;
-
 /* The root CA in use, with the PEM texts of its certificate and key. */
 typedef struct CertsRoot {
     PkiRoot pair;
-    SecretText cert;
-    SecretText key;
+    ClusterBytes cert;
+    ClusterBytes key;
 } CertsRoot;
-
-/* The decoded data[key] of a cached Secret (secret may be NULL). A missing key or a value that is not base64 is
- * read as nothing, for the caller to replace; false only when memory runs out. */
-static bool secretValue(MemCtx *ctx, const json_t *secret, const char *key, SecretText *out, Err *err)
-{
-    *out = (SecretText){.data = NULL, .len = 0};
-    const json_t *encoded = json_object_get(json_object_get(secret, "data"), key);
-    if (!json_is_string(encoded))
-        return true;
-    char *decoded;
-    size_t len;
-    Err decodeErr;
-    if (!base64Decode(ctx, json_string_value(encoded), json_string_length(encoded), &decoded, &len, &decodeErr)) {
-        if (decodeErr.code != errOutOfMemory)
-            return true;
-        if (err != NULL)
-            *err = decodeErr;
-        return false;
-    }
-    *out = (SecretText){.data = decoded, .len = len};
-    return true;
-}
-
-/* data[key] = base64 of value; false when out of memory. */
-static bool secretSet(MemCtx *ctx, json_t *data, const char *key, SecretText value, Err *err)
-{
-    char *encoded;
-    if (!base64Encode(ctx, value.data, value.len, &encoded, err))
-        return false;
-    bool ok = json_object_set_new(data, key, json_string(encoded)) == 0;
-    memCtxRelease(encoded);
-    return ok || errSet(err, errOutOfMemory, "out of memory building secret data");
-}
 
 /* secretSet of a C string. */
 static bool secretSetStr(MemCtx *ctx, json_t *data, const char *key, const char *value, Err *err)
 {
-    return secretSet(ctx, data, key, (SecretText){.data = value, .len = strlen(value)}, err);
+    return clusterSecretWrite(ctx, data, key, (ClusterBytes){.data = value, .len = strlen(value)}, err);
 }
 
 /* Appends Secret object, with data, to objects; takes both references whatever happens. */
@@ -118,16 +79,16 @@ static json_t *secretLabel(json_t *labels, const char *key, const char *value)
 /* ---- certificates ---- */
 
 /* The PEM texts of a certificate and key that were just issued. */
-static bool certsEncode(MemCtx *ctx, const PkiCert *cert, const PkiKey *key, SecretText *certText, SecretText *keyText,
-                        Err *err)
+static bool certsEncode(MemCtx *ctx, const PkiCert *cert, const PkiKey *key, ClusterBytes *certText,
+                        ClusterBytes *keyText, Err *err)
 {
     char *certPem, *keyPem;
     size_t certLen, keyLen;
     if (!pkiCertEncodePem(ctx, cert, &certPem, &certLen, err) ||
         !pkiKeyEncodePem(ctx, key, pkiKeyFormatSec1, &keyPem, &keyLen, err))
         return false;
-    *certText = (SecretText){.data = certPem, .len = certLen};
-    *keyText = (SecretText){.data = keyPem, .len = keyLen};
+    *certText = (ClusterBytes){.data = certPem, .len = certLen};
+    *keyText = (ClusterBytes){.data = keyPem, .len = keyLen};
     return true;
 }
 
@@ -179,8 +140,8 @@ static bool certsRoot(MemCtx *ctx, const ClusterModel *model, CertsRoot *root, j
 {
     const json_t *cached = model->lookup(model->lookupArg, "Secret", model->namespace, CLUSTER_ROOT_SECRET);
     PkiRenewal renewed;
-    if (!secretValue(ctx, cached, "root.crt", &root->cert, err) ||
-        !secretValue(ctx, cached, "root.key", &root->key, err) ||
+    if (!clusterSecretRead(ctx, cached, "root.crt", &root->cert, err) ||
+        !clusterSecretRead(ctx, cached, "root.key", &root->key, err) ||
         !pkiRootEnsure(ctx, root->cert.data, root->cert.len, root->key.data, root->key.len, model->clock, &root->pair,
                        &renewed, err))
         return errPrefix(err, "secret %s", CLUSTER_ROOT_SECRET);
@@ -194,8 +155,8 @@ static bool certsRoot(MemCtx *ctx, const ClusterModel *model, CertsRoot *root, j
                                     : NULL;
     json_decref(owners);
     json_t *data = json_object();
-    if (data != NULL &&
-        (!secretSet(ctx, data, "root.crt", root->cert, err) || !secretSet(ctx, data, "root.key", root->key, err))) {
+    if (data != NULL && (!clusterSecretWrite(ctx, data, "root.crt", root->cert, err) ||
+                         !clusterSecretWrite(ctx, data, "root.key", root->key, err))) {
         json_decref(data);
         json_decref(object);
         return false;
@@ -205,12 +166,12 @@ static bool certsRoot(MemCtx *ctx, const ClusterModel *model, CertsRoot *root, j
 
 /* A leaf kept from data[certKey] and data[keyKey] of cached, or issued anew by root, as PEM texts. */
 static bool certsLeaf(MemCtx *ctx, const ClusterModel *model, const CertsRoot *root, const json_t *cached,
-                      const char *certKey, const char *keyKey, const PkiLeafSpec *want, SecretText *cert,
-                      SecretText *key, Err *err)
+                      const char *certKey, const char *keyKey, const PkiLeafSpec *want, ClusterBytes *cert,
+                      ClusterBytes *key, Err *err)
 {
     PkiLeaf leaf;
     PkiRenewal renewed;
-    if (!secretValue(ctx, cached, certKey, cert, err) || !secretValue(ctx, cached, keyKey, key, err) ||
+    if (!clusterSecretRead(ctx, cached, certKey, cert, err) || !clusterSecretRead(ctx, cached, keyKey, key, err) ||
         !pkiLeafEnsure(ctx, &root->pair, cert->data, cert->len, key->data, key->len, want, model->clock, &leaf,
                        &renewed, err))
         return false;
@@ -225,7 +186,7 @@ static bool certsTls(MemCtx *ctx, const ClusterModel *model, const CertsRoot *ro
     if (name == NULL)
         return errSet(err, errOutOfMemory, "cannot allocate a secret name");
     const json_t *cached = model->lookup(model->lookupArg, "Secret", model->namespace, name);
-    SecretText cert, key;
+    ClusterBytes cert, key;
     if (!certsLeaf(ctx, model, root, cached, "tls.crt", "tls.key", want, &cert, &key, err))
         return errPrefix(err, "secret %s", name);
 
@@ -233,8 +194,9 @@ static bool certsTls(MemCtx *ctx, const ClusterModel *model, const CertsRoot *ro
     json_t *object = labels != NULL ? clusterObjectNew(model, "v1", "Secret", name, labels) : NULL;
     json_decref(labels);
     json_t *data = json_object();
-    if (data != NULL && (!secretSet(ctx, data, "tls.crt", cert, err) || !secretSet(ctx, data, "tls.key", key, err) ||
-                         !secretSet(ctx, data, "ca.crt", root->cert, err))) {
+    if (data != NULL &&
+        (!clusterSecretWrite(ctx, data, "tls.crt", cert, err) || !clusterSecretWrite(ctx, data, "tls.key", key, err) ||
+         !clusterSecretWrite(ctx, data, "ca.crt", root->cert, err))) {
         json_decref(data);
         json_decref(object);
         return false;
@@ -276,7 +238,7 @@ static bool certsInstance(MemCtx *ctx, const ClusterModel *model, const CertsRoo
         return errSet(err, errOutOfMemory, "cannot allocate a secret name");
     const json_t *cached = model->lookup(model->lookupArg, "Secret", model->namespace, name);
     PkiLeafSpec want;
-    SecretText cert, key;
+    ClusterBytes cert, key;
     if (!pkiSpecInstanceCert(ctx, instance->name, service, model->namespace, domain, &want, err) ||
         !certsLeaf(ctx, model, root, cached, "dns.crt", "dns.key", &want, &cert, &key, err))
         return errPrefix(err, "secret %s", name);
@@ -303,12 +265,13 @@ static bool certsInstance(MemCtx *ctx, const ClusterModel *model, const CertsRoo
         object = NULL;
     }
     json_t *data = json_object();
-    if (data != NULL && (!secretSet(ctx, data, "patroni.ca-roots", root->cert, err) ||
-                         !secretSet(ctx, data, "patroni.crt-combined",
-                                    (SecretText){.data = combined, .len = key.len + cert.len}, err) ||
-                         !secretSet(ctx, data, "dns.crt", cert, err) || !secretSet(ctx, data, "dns.key", key, err) ||
-                         !secretSet(ctx, data, "pgbackrest-server.crt", cert, err) ||
-                         !secretSet(ctx, data, "pgbackrest-server.key", key, err))) {
+    if (data != NULL &&
+        (!clusterSecretWrite(ctx, data, "patroni.ca-roots", root->cert, err) ||
+         !clusterSecretWrite(ctx, data, "patroni.crt-combined",
+                             (ClusterBytes){.data = combined, .len = key.len + cert.len}, err) ||
+         !clusterSecretWrite(ctx, data, "dns.crt", cert, err) || !clusterSecretWrite(ctx, data, "dns.key", key, err) ||
+         !clusterSecretWrite(ctx, data, "pgbackrest-server.crt", cert, err) ||
+         !clusterSecretWrite(ctx, data, "pgbackrest-server.key", key, err))) {
         json_decref(data);
         json_decref(object);
         return false;
@@ -400,7 +363,8 @@ static bool usersEscape(StrBuf *buf, const char *text, size_t len, const char *a
 #define USERS_ESCAPE_QUERY    ""
 
 /* uri: postgresql://<user>:<password>@<host>:<port>/<database> */
-static bool usersUri(MemCtx *ctx, const UserSpec *user, SecretText password, const char *hostPort, char **out, Err *err)
+static bool usersUri(MemCtx *ctx, const UserSpec *user, ClusterBytes password, const char *hostPort, char **out,
+                     Err *err)
 {
     StrBuf buf;
     strBufInit(&buf, ctx, SECRETS_URI_MAX);
@@ -416,7 +380,7 @@ static bool usersUri(MemCtx *ctx, const UserSpec *user, SecretText password, con
 
 /* jdbc-uri: jdbc:postgresql://<host>:<port>/<database>?password=<password>&user=<user> (query keys sorted, as
  * url.Values.Encode sorts them). */
-static bool usersJdbcUri(MemCtx *ctx, const UserSpec *user, SecretText password, const char *hostPort, char **out,
+static bool usersJdbcUri(MemCtx *ctx, const UserSpec *user, ClusterBytes password, const char *hostPort, char **out,
                          Err *err)
 {
     StrBuf buf;
@@ -462,9 +426,10 @@ static bool usersSecret(MemCtx *ctx, const ClusterModel *model, const UserSpec *
     if (secretName == NULL || hostPort == NULL)
         return errSet(err, errOutOfMemory, "cannot allocate a user secret");
     const json_t *cached;
-    SecretText password, verifier;
+    ClusterBytes password, verifier;
     if (!usersCached(ctx, model, user->name, secretName, &cached, err) ||
-        !secretValue(ctx, cached, "password", &password, err) || !secretValue(ctx, cached, "verifier", &verifier, err))
+        !clusterSecretRead(ctx, cached, "password", &password, err) ||
+        !clusterSecretRead(ctx, cached, "verifier", &verifier, err))
         return false;
 
     /* A cleared password gets a new one, and a new password a new verifier; a cleared verifier is recomputed. */
@@ -472,20 +437,21 @@ static bool usersSecret(MemCtx *ctx, const ClusterModel *model, const UserSpec *
         char *generated;
         if (!scramPasswordNew(ctx, user->passwordType, SCRAM_PASSWORD_LENGTH, &generated, err))
             return errPrefix(err, "secret %s", secretName);
-        password = (SecretText){.data = generated, .len = strlen(generated)};
-        verifier = (SecretText){.data = NULL, .len = 0};
+        password = (ClusterBytes){.data = generated, .len = strlen(generated)};
+        verifier = (ClusterBytes){.data = NULL, .len = 0};
     }
     if (verifier.len == 0) {
         char *computed;
         if (!scramVerifierNew(ctx, password.data, password.len, &computed, err))
             return errPrefix(err, "secret %s", secretName);
-        verifier = (SecretText){.data = computed, .len = strlen(computed)};
+        verifier = (ClusterBytes){.data = computed, .len = strlen(computed)};
     }
 
     json_t *data = json_object();
     bool ok = data != NULL || errSet(err, errOutOfMemory, "out of memory building a secret");
-    ok = ok && secretSetStr(ctx, data, "user", user->name, err) && secretSet(ctx, data, "password", password, err) &&
-         secretSet(ctx, data, "verifier", verifier, err) && secretSetStr(ctx, data, "host", host, err) &&
+    ok = ok && secretSetStr(ctx, data, "user", user->name, err) &&
+         clusterSecretWrite(ctx, data, "password", password, err) &&
+         clusterSecretWrite(ctx, data, "verifier", verifier, err) && secretSetStr(ctx, data, "host", host, err) &&
          secretSetStr(ctx, data, "port", port, err);
     if (ok && user->database != NULL) {
         char *uri = NULL, *jdbcUri = NULL;
