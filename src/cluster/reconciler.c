@@ -274,9 +274,10 @@ static json_t *statusWanted(ClusterRun *run)
     json_t *instances = json_array();
     for (size_t setIdx = 0; instances != NULL && setIdx < model->setCount; setIdx++) {
         int64_t replicas = 0, ready = 0, updated = 0;
-        size_t cursor = 0;
-        const StoreEntry *entry;
-        while (storeNext(reconciler->stores[kindStatefulSet], &cursor, &entry)) {
+        size_t ownedCount;
+        const StoreEntry *const *owned = storeOwnedBy(reconciler->stores[kindStatefulSet], model->uid, &ownedCount);
+        for (size_t ownedIdx = 0; ownedIdx < ownedCount; ownedIdx++) {
+            const StoreEntry *entry = owned[ownedIdx];
             const char *set = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
             if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
                 set == NULL || strcmp(set, model->sets[setIdx].name) != 0)
@@ -565,10 +566,10 @@ static void stagePrune(ClusterRun *run)
     const ClusterModel *model = &run->model;
     Err err;
     for (size_t kindIdx = 0; kindIdx < sizeof(kinds) / sizeof(kinds[0]); kindIdx++) {
-        const Store *store = run->reconciler->stores[kinds[kindIdx]];
-        size_t cursor = 0;
-        const StoreEntry *entry;
-        while (storeNext(store, &cursor, &entry)) {
+        size_t ownedCount;
+        const StoreEntry *const *owned = storeOwnedBy(run->reconciler->stores[kinds[kindIdx]], model->uid, &ownedCount);
+        for (size_t ownedIdx = 0; ownedIdx < ownedCount; ownedIdx++) {
+            const StoreEntry *entry = owned[ownedIdx];
             if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid))
                 continue;
             const char *instance = labelOf(entry->object, CLUSTER_LABEL_INSTANCE);
@@ -730,9 +731,11 @@ static bool runInstances(ClusterRun *run, Err *err)
          * back under its own name, on its own data, rather than as a new instance beside a volume to prune. */
         static const ClusterKindIdx sources[] = {kindStatefulSet, kindPvc};
         for (size_t sourceIdx = 0; sourceIdx < sizeof(sources) / sizeof(sources[0]); sourceIdx++) {
-            size_t cursor = 0;
-            const StoreEntry *entry;
-            while (storeNext(reconciler->stores[sources[sourceIdx]], &cursor, &entry)) {
+            size_t ownedCount;
+            const StoreEntry *const *owned =
+                storeOwnedBy(reconciler->stores[sources[sourceIdx]], model->uid, &ownedCount);
+            for (size_t ownedIdx = 0; ownedIdx < ownedCount; ownedIdx++) {
+                const StoreEntry *entry = owned[ownedIdx];
                 const char *setLabel = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
                 const char *name = sources[sourceIdx] == kindStatefulSet
                                        ? entry->name
