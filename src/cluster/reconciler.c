@@ -8,6 +8,7 @@
 
 #include "cluster/apply.h"
 #include "cluster/build.h"
+#include "cluster/changes.h"
 #include "cluster/pgbackrest.h"
 #include "cluster/users.h"
 #include "common/json.h"
@@ -38,8 +39,9 @@ typedef enum ClusterKindIdx {
 typedef struct ClusterWatch {
     const char *kind;
     KubeResource resource;
-    bool owned;           /* mapped by controller owner reference; else by the cluster label */
-    bool selectByCluster; /* cache only objects with the cluster label */
+    bool owned;                           /* mapped by controller owner reference; else by the cluster label */
+    bool selectByCluster;                 /* cache only objects with the cluster label */
+    ManagerUpdateFilterFn *updateMatters; /* NULL: every update is worth a reconcile */
 } ClusterWatch;
 
 static const ClusterWatch clusterWatches[kindCount] = {
@@ -52,11 +54,11 @@ static const ClusterWatch clusterWatches[kindCount] = {
     [kindConfigMap] = {"ConfigMap", {"", "v1", "configmaps", true}, true, true},
     [kindService] = {"Service", {"", "v1", "services", true}, true, true},
     /* Patroni's Endpoints carry the cluster label but no owner reference. */
-    [kindEndpoints] = {"Endpoints", {"", "v1", "endpoints", true}, false, true},
+    [kindEndpoints] = {"Endpoints", {"", "v1", "endpoints", true}, false, true, clusterEndpointsUpdateMatters},
     [kindStatefulSet] = {"StatefulSet", {"apps", "v1", "statefulsets", true}, true, true},
     [kindPvc] = {"PersistentVolumeClaim", {"", "v1", "persistentvolumeclaims", true}, true, true},
     /* Pods are the StatefulSets', not ours; Patroni's role label on them decides the primary. */
-    [kindPod] = {"Pod", {"", "v1", "pods", true}, false, true},
+    [kindPod] = {"Pod", {"", "v1", "pods", true}, false, true, clusterPodUpdateMatters},
     [kindServiceAccount] = {"ServiceAccount", {"", "v1", "serviceaccounts", true}, true, true},
     [kindRole] = {"Role", {"rbac.authorization.k8s.io", "v1", "roles", true}, true, true},
     [kindRoleBinding] = {"RoleBinding", {"rbac.authorization.k8s.io", "v1", "rolebindings", true}, true, true},
@@ -1038,6 +1040,8 @@ bool clusterReconcilerWatch(ClusterReconciler *reconciler, Manager *manager, con
         Informer *informer;
         if (!managerWatch(manager, &options, map, mapArg, &informer, err))
             return errPrefix(err, "cannot watch %s", watch->resource.plural);
+        if (watch->updateMatters != NULL && !managerFilterUpdates(manager, informer, watch->updateMatters, err))
+            return false;
         reconciler->stores[kindIdx] = informerStore(informer);
     }
     return true;

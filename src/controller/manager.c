@@ -38,6 +38,7 @@ typedef struct ManagerWatchEntry {
     Informer *informer;
     ManagerMapFn *map;
     const void *mapArg;
+    ManagerUpdateFilterFn *updateMatters; /* NULL: every update does */
 } ManagerWatchEntry;
 
 typedef struct ReconcileLink {
@@ -182,8 +183,9 @@ static bool managerEnqueue(ManagerWatchEntry *watch, const json_t *object, Err *
 
 static bool managerOnChange(void *arg, StoreEventType type, const json_t *oldObject, const json_t *newObject, Err *err)
 {
-    (void)type;
     ManagerWatchEntry *watch = arg;
+    if (type == storeUpdated && watch->updateMatters != NULL && !watch->updateMatters(oldObject, newObject))
+        return true;
     return managerEnqueue(watch, oldObject, err) && managerEnqueue(watch, newObject, err);
 }
 
@@ -463,6 +465,18 @@ bool managerWatch(Manager *manager, const InformerOptions *options, ManagerMapFn
     if (out != NULL)
         *out = watch->informer;
     return true;
+}
+
+bool managerFilterUpdates(Manager *manager, const Informer *informer, ManagerUpdateFilterFn *filter, Err *err)
+{
+    if (manager->state != managerCreated)
+        return errSet(err, errInvalidArgument, "filters must be set before the manager starts");
+    for (size_t watchIdx = 0; watchIdx < manager->watchCount; watchIdx++)
+        if (manager->watches[watchIdx].informer == informer) {
+            manager->watches[watchIdx].updateMatters = filter;
+            return true;
+        }
+    return errSet(err, errInvalidArgument, "the informer is not one of the manager's");
 }
 
 bool managerDumpCaches(const Manager *manager, StrBuf *out, Err *err)

@@ -104,6 +104,14 @@ bool managerNew(MemCtx *parent, Loop *loop, Api *api, const Log *log, Metrics *m
 bool managerWatch(Manager *manager, const InformerOptions *options, ManagerMapFn *map, const void *mapArg,
                   Informer **out, Err *err) MUST_CHECK;
 
+/* Whether an update of a cached object from old to new can matter to a reconcile. Additions and deletions always
+ * do; an update for which it returns false is not queued (Patroni's lease renewals, say). */
+typedef bool ManagerUpdateFilterFn(const json_t *oldObject, const json_t *newObject);
+
+/* Sets the update filter of informer, which managerWatch returned (before managerStart). */
+bool managerFilterUpdates(Manager *manager, const Informer *informer, ManagerUpdateFilterFn *filter,
+                          Err *err) MUST_CHECK;
+
 /* Starts the informers, the elector and, when not electing, the reconciles. */
 void managerStart(Manager *manager);
 

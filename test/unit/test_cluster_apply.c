@@ -1,9 +1,10 @@
-/* Unit tests: cluster/apply (when an intent needs writing; the resource of each kind) and the reconciler's
- * instance names. */
+/* Unit tests: cluster/apply (when an intent needs writing; the resource of each kind), cluster/changes (which
+ * updates of watched objects are worth a reconcile) and the reconciler's instance names. */
 #include "harness/golden.h"
 #include "harness/harness.h"
 
 #include "cluster/apply.h"
+#include "cluster/changes.h"
 #include "cluster/reconciler.h"
 
 #include <string.h>
@@ -109,6 +110,65 @@ static void testInstanceNames(void **state)
         assert_non_null(strchr("bcdfghjklmnpqrstvwxz2456789", first[charIdx]));
 }
 
+typedef bool UpdateMattersFn(const json_t *oldObject, const json_t *newObject);
+
+static bool matters(UpdateMattersFn *fn, const char *before, const char *after)
+{
+    json_t *oldObject = harnessJson(before);
+    json_t *newObject = harnessJson(after);
+    bool result = fn(oldObject, newObject);
+    json_decref(oldObject);
+    json_decref(newObject);
+    return result;
+}
+
+#define LEASE(renew, optime, leader)                                                                               \
+    "{\"metadata\":{\"name\":\"hippo-ha\",\"resourceVersion\":\"" renew "\",\"annotations\":{\"leader\":\"" leader \
+    "\",\"renewTime\":\"" renew "\",\"optime\":\"" optime "\",\"slots\":\"{}\",\"ttl\":\"30\"}},"                  \
+    "\"subsets\":[{\"addresses\":[{\"ip\":\"10.244.0.7\"}]}]}"
+
+static void testLeaseRenewalIsNoise(void **state)
+{
+    (void)state;
+    /* Patroni's renewal every loop_wait: new renewTime, optime, resourceVersion. */
+    assert_false(
+        matters(clusterEndpointsUpdateMatters, LEASE("1", "100", "hippo-a-0"), LEASE("2", "200", "hippo-a-0")));
+    /* A new leader, a changed ttl, new addresses, an added or removed annotation: all matter. */
+    assert_true(matters(clusterEndpointsUpdateMatters, LEASE("1", "100", "hippo-a-0"), LEASE("2", "100", "hippo-b-0")));
+    assert_true(matters(clusterEndpointsUpdateMatters, LEASE("1", "1", "a"),
+                        "{\"metadata\":{\"annotations\":{\"leader\":\"a\",\"renewTime\":\"1\",\"optime\":\"1\","
+                        "\"slots\":\"{}\",\"ttl\":\"20\"}},\"subsets\":[{\"addresses\":[{\"ip\":\"10.244.0.7\"}]}]}"));
+    assert_true(matters(clusterEndpointsUpdateMatters, LEASE("1", "1", "a"),
+                        "{\"metadata\":{\"annotations\":{\"leader\":\"a\",\"renewTime\":\"1\",\"optime\":\"1\","
+                        "\"slots\":\"{}\",\"ttl\":\"30\"}},\"subsets\":[]}"));
+    assert_true(matters(clusterEndpointsUpdateMatters, "{\"metadata\":{\"annotations\":{}}}",
+                        "{\"metadata\":{\"annotations\":{\"initialize\":\"7\"}}}"));
+    assert_true(matters(clusterEndpointsUpdateMatters, "{\"metadata\":{\"annotations\":{\"config\":\"{}\"}}}",
+                        "{\"metadata\":{}}"));
+    /* Metadata beyond the noise matters: labels, a deletion mark. */
+    assert_true(matters(clusterEndpointsUpdateMatters, "{\"metadata\":{\"resourceVersion\":\"1\"}}",
+                        "{\"metadata\":{\"resourceVersion\":\"2\",\"deletionTimestamp\":\"x\"}}"));
+    assert_false(matters(clusterEndpointsUpdateMatters, "{\"metadata\":{\"resourceVersion\":\"1\"}}",
+                         "{\"metadata\":{\"resourceVersion\":\"2\",\"managedFields\":[]}}"));
+}
+
+static void testMemberStatusIsNoise(void **state)
+{
+    (void)state;
+    assert_false(matters(clusterPodUpdateMatters,
+                         "{\"metadata\":{\"labels\":{\"role\":\"master\"},\"annotations\":{\"status\":\"{1}\"}},"
+                         "\"status\":{\"phase\":\"Running\"}}",
+                         "{\"metadata\":{\"labels\":{\"role\":\"master\"},\"annotations\":{\"status\":\"{2}\"}},"
+                         "\"status\":{\"phase\":\"Running\"}}"));
+    /* The role label, the phase: matter. The lease annotations are not noise on a Pod. */
+    assert_true(matters(clusterPodUpdateMatters, "{\"metadata\":{\"labels\":{\"role\":\"master\"}}}",
+                        "{\"metadata\":{\"labels\":{\"role\":\"replica\"}}}"));
+    assert_true(matters(clusterPodUpdateMatters, "{\"status\":{\"phase\":\"Pending\"}}",
+                        "{\"status\":{\"phase\":\"Running\"}}"));
+    assert_true(matters(clusterPodUpdateMatters, "{\"metadata\":{\"annotations\":{\"renewTime\":\"1\"}}}",
+                        "{\"metadata\":{\"annotations\":{\"renewTime\":\"2\"}}}"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +180,8 @@ int main(void)
         cmocka_unit_test(testKindAndVersionAreNotCompared),
         cmocka_unit_test(testResources),
         cmocka_unit_test(testInstanceNames),
+        cmocka_unit_test(testLeaseRenewalIsNoise),
+        cmocka_unit_test(testMemberStatusIsNoise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
