@@ -60,6 +60,15 @@ bool clusterSecretRead(MemCtx *ctx, const json_t *secret, const char *key, Clust
 /* data[key] = base64 of value; false when out of memory. */
 bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err);
 
+/* The key of <instance>-certs that holds, with spec.customTLSSecret, the certificate authorities Postgres trusts for
+ * client certificates (ssl_ca_file): the user's and the namespace root. */
+#define CLUSTER_CLIENT_CAS_KEY "postgres-client-ca.crt"
+
+/* The CA certificate of spec.customTLSSecret as Postgres' clients see it: data[key] of that (cached) Secret where key
+ * is the one its items project to ca.crt, "ca.crt" when it has no items. out->data is NULL when the cluster has no
+ * custom certificate, or the Secret or the key is missing; false only when memory runs out. */
+bool clusterCustomTlsCa(MemCtx *ctx, const ClusterModel *model, ClusterBytes *out, Err *err);
+
 /* The restricted container securityContext PGO gives every container. NULL when out of memory. */
 json_t *clusterRestrictedSecurityContext(void);
 

@@ -16,7 +16,8 @@
  *     readiness probes on the REST API timed from Patroni's (period loop_wait, timeout loop_wait / 2, failure after
  *     ttl / loop_wait periods, so kubelet restarts a hung Patroni about when its leader lease would expire);
  *   - container replication-cert-copy: copies the replication certificate again when the Secrets change and
- *     reloads Postgres, which also reads the renewed server certificate;
+ *     reloads Postgres, which also reads the renewed server certificate, and reloads Patroni when its files change
+ *     (a renewed REST API certificate);
  *   - with spec.backups.pgbackrest, pgbackrest.c's part (clusterPgBackRestInstancePod): conf.d in the database
  *     container, and with a repository host the pgBackRest TLS server and its reloader;
  *   - the set's own containers, after ours.
@@ -92,17 +93,28 @@ static const char instanceStartupScript[] =
     "  ln -sfnT \"${waldir}\" \"${PGDATA}/pg_wal\"\n"
     "fi\n";
 
-/* replication-cert-copy, run as: bash -ceu -- <script> replication-cert-copy. A descriptor on a pipe that nobody
- * writes serves as both the timer (read times out after 5 s) and the mark of the last copy (its mtime). */
+/* replication-cert-copy, run as: bash -ceu -- <script> replication-cert-copy. It follows two projected volumes; a
+ * renewed Secret or ConfigMap shows as a newer mtime of the directory (the kubelet swaps a symbolic link in it).
+ * When /pgconf/tls changed, it copies the replication certificate again and signals the postmaster (the only
+ * postgres whose parent is the pod's first process: Patroni daemonizes it) to reload its TLS files. When /etc/patroni
+ * changed, it signals Patroni, which then reloads its configuration and, when the certificate's serial number
+ * differs, its REST API's certificate. A descriptor on a pipe that nobody writes is each one's mark of the last
+ * signal (its mtime); reading one of them serves as the 5 s timer. */
 static const char instanceCertCopyScript[] =
-    "exec {fd}<> <(:)\n"
-    "while read -r -t 5 -u \"${fd}\" || true; do\n"
-    "  if [[ " INSTANCE_CERT_DIR " -nt \"/proc/self/fd/${fd}\" ]] &&\n"
+    "exec {tls}<> <(:) {api}<> <(:)\n"
+    "while read -r -t 5 -u \"${tls}\" || true; do\n"
+    "  if [[ " INSTANCE_CERT_DIR " -nt \"/proc/self/fd/${tls}\" ]] &&\n"
     "    install -m 0600 -t /tmp/replication " INSTANCE_CERT_DIR "/replication/{tls.crt,tls.key,ca.crt} &&\n"
     "    pkill -HUP --exact --parent=1 postgres\n"
     "  then\n"
-    "    exec {fd}>&- && exec {fd}<> <(:)\n"
+    "    exec {tls}>&- && exec {tls}<> <(:)\n"
     "    stat --format='replication-cert-copy: loaded the certificates of %y' " INSTANCE_CERT_DIR "\n"
+    "  fi\n"
+    "  if [[ " INSTANCE_PATRONI_DIR " -nt \"/proc/self/fd/${api}\" ]] &&\n"
+    "    pkill -HUP --exact --parent=0 patroni\n"
+    "  then\n"
+    "    exec {api}>&- && exec {api}<> <(:)\n"
+    "    stat --format='replication-cert-copy: reloaded Patroni for the files of %y' " INSTANCE_PATRONI_DIR "\n"
     "  fi\n"
     "done\n";
 
@@ -346,7 +358,8 @@ static json_t *instanceCertCopy(const Instance *in)
                                    "replication-cert-copy")) &&
               clusterPutCopy(container, "resources", json_object_get(sidecar, "resources")) &&
               clusterPut(container, "volumeMounts",
-                         json_pack("[o, o]", instanceMount("cert-volume", INSTANCE_CERT_DIR, true),
+                         json_pack("[o, o, o]", instanceMount("cert-volume", INSTANCE_CERT_DIR, true),
+                                   instanceMount("patroni-config", INSTANCE_PATRONI_DIR, true),
                                    instanceMount("tmp", "/tmp", false)));
     if (ok)
         return container;
@@ -354,17 +367,42 @@ static json_t *instanceCertCopy(const Instance *in)
     return NULL;
 }
 
-/* Postgres' server certificate (spec.customTLSSecret as given, else <cluster>-cluster-cert) and the replication
- * client certificate under replication/ (from spec.customReplicationTLSSecret's Secret, else
- * <cluster>-replication-cert), private to the user (0600). */
+/* The projection of spec.customTLSSecret without what it projects to ca.crt: tls.crt and tls.key (or the user's
+ * items for them). ca.crt comes from <instance>-certs instead, the user's CA with the namespace root (secrets.c). */
+static json_t *instanceCustomServerCert(const json_t *custom)
+{
+    json_t *secret = json_deep_copy(custom);
+    json_t *items = json_object_get(secret, "items");
+    if (json_array_size(items) == 0) {
+        json_t *tlsOnly = json_pack("[{s:s, s:s}, {s:s, s:s}]", "key", "tls.crt", "path", "tls.crt", "key", "tls.key",
+                                    "path", "tls.key");
+        if (tlsOnly == NULL || json_object_set_new(secret, "items", tlsOnly) != 0) {
+            json_decref(secret);
+            return NULL;
+        }
+    } else {
+        for (size_t itemIdx = json_array_size(items); itemIdx-- > 0;) {
+            const char *path = json_string_value(json_object_get(json_array_get(items, itemIdx), "path"));
+            if (path != NULL && strcmp(path, "ca.crt") == 0)
+                json_array_remove(items, itemIdx);
+        }
+    }
+    return secret == NULL ? NULL : json_pack("{s:o}", "secret", secret);
+}
+
+/* Postgres' server certificate (spec.customTLSSecret, with the client CAs from <instance>-certs, else
+ * <cluster>-cluster-cert) and the replication client certificate under replication/ (from
+ * spec.customReplicationTLSSecret's Secret, else <cluster>-replication-cert), private to the user (0600). */
 static json_t *instanceCertVolume(MemCtx *ctx, const Instance *in)
 {
     const json_t *custom = json_object_get(in->spec, "customTLSSecret");
     const char *replication =
         json_string_value(json_object_get(json_object_get(in->spec, "customReplicationTLSSecret"), "name"));
-    json_t *server = NULL;
+    json_t *server = NULL, *clientCas = NULL;
     if (json_is_object(custom)) {
-        server = json_pack("{s:o}", "secret", json_deep_copy(custom));
+        server = instanceCustomServerCert(custom);
+        clientCas = json_pack("{s:{s:s, s:[{s:s, s:s}]}}", "secret", "name", in->certificates, "items", "key",
+                              CLUSTER_CLIENT_CAS_KEY, "path", "ca.crt");
     } else {
         char *clusterCert = memCtxPrintf(ctx, "%s-cluster-cert", in->model->name);
         server = clusterCert == NULL ? NULL
@@ -384,6 +422,7 @@ static json_t *instanceCertVolume(MemCtx *ctx, const Instance *in)
                                INSTANCE_CERT_MODE, "sources");
     json_t *sources = json_object_get(json_object_get(volume, "projected"), "sources");
     bool ok = clusterPush(sources, server);
+    ok = (!json_is_object(custom) || clusterPush(sources, clientCas)) && ok;
     if (!clusterPush(sources, client) || !ok) {
         json_decref(volume);
         volume = NULL;

@@ -7,6 +7,8 @@
 
 #include "common/base64.h"
 
+#include <string.h>
+
 /* target[key] = value for every member of source (NULL or not an object: nothing). */
 static bool metaMerge(json_t *target, const json_t *source)
 {
@@ -115,6 +117,31 @@ bool clusterSecretRead(MemCtx *ctx, const json_t *secret, const char *key, Clust
     }
     *out = (ClusterBytes){.data = decoded, .len = len};
     return true;
+}
+
+bool clusterCustomTlsCa(MemCtx *ctx, const ClusterModel *model, ClusterBytes *out, Err *err)
+{
+    *out = (ClusterBytes){.data = NULL, .len = 0};
+    const json_t *custom = json_object_get(json_object_get(model->cluster, "spec"), "customTLSSecret");
+    const char *name = json_string_value(json_object_get(custom, "name"));
+    if (name == NULL)
+        return true;
+    const char *key = "ca.crt";
+    const json_t *items = json_object_get(custom, "items");
+    size_t itemIdx;
+    const json_t *item;
+    if (json_array_size(items) > 0) {
+        key = NULL;
+        json_array_foreach(items, itemIdx, item)
+        {
+            const char *path = json_string_value(json_object_get(item, "path"));
+            if (path != NULL && strcmp(path, "ca.crt") == 0)
+                key = json_string_value(json_object_get(item, "key"));
+        }
+    }
+    if (key == NULL)
+        return true;
+    return clusterSecretRead(ctx, model->lookup(model->lookupArg, "Secret", model->namespace, name), key, out, err);
 }
 
 bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err)

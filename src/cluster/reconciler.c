@@ -480,7 +480,8 @@ static void usersDone(void *arg, const Err *err)
     stageStatus(run);
 }
 
-/* A client certificate "postgres" from the root in this reconcile's intents. */
+/* A client certificate "postgres" from the root in this reconcile's intents, and the CA that signed the server's
+ * certificate: the user's with spec.customTLSSecret, else that root. */
 static bool usersClientCert(ClusterRun *run, const char **caPem, char **certPem, char **keyPem, Err *err)
 {
     static const char *const names[] = {"postgres"};
@@ -492,7 +493,13 @@ static bool usersClientCert(ClusterRun *run, const char **caPem, char **certPem,
     PkiLeaf leaf;
     size_t certLen, keyLen;
     PkiLeafSpec spec = {.commonName = "postgres", .dnsNames = names, .dnsNameCount = 1, .usage = PKI_USAGE_CLIENT};
-    *caPem = rootCert;
+    ClusterBytes customCa;
+    if (!clusterCustomTlsCa(run->reconcile->ctx, &run->model, &customCa, err))
+        return false;
+    if (json_is_object(json_object_get(json_object_get(run->cluster, "spec"), "customTLSSecret")) &&
+        (customCa.data == NULL || strlen(customCa.data) != customCa.len))
+        return errSet(err, errInvalidArgument, "the Secret of spec.customTLSSecret has no CA certificate (ca.crt)");
+    *caPem = customCa.data != NULL ? customCa.data : rootCert;
     return pkiRootDecode(run->reconcile->ctx, rootCert, strlen(rootCert), rootKey, strlen(rootKey), &root, err) &&
            pkiLeafNew(run->reconcile->ctx, &root, &spec, run->model.clock, &leaf, err) &&
            pkiCertEncodePem(run->reconcile->ctx, leaf.cert, certPem, &certLen, err) &&
@@ -1017,6 +1024,35 @@ bool clusterReconcilerNew(MemCtx *parent, Loop *loop, const Log *log, ClusterIma
     return true;
 }
 
+/* A Secret belongs to the cluster that controls it, else to the first cluster of its namespace that names it in
+ * spec.customTLSSecret or spec.customReplicationTLSSecret: a renewed custom certificate (cert-manager's, say) changes
+ * the client CAs in <instance>-certs. arg is the reconciler, whose PostgresCluster store exists by then. */
+static bool reconcilerMapSecret(const void *arg, const json_t *object, char key[STORE_KEY_MAX])
+{
+    static const char *const fields[] = {"customTLSSecret", "customReplicationTLSSecret"};
+    const ClusterReconciler *reconciler = arg;
+    if (managerMapControllerOwner(CLUSTER_KIND, object, key))
+        return true;
+    const json_t *metadata = json_object_get(object, "metadata");
+    const char *namespace = json_string_value(json_object_get(metadata, "namespace"));
+    const char *name = json_string_value(json_object_get(metadata, "name"));
+    size_t cursor = 0;
+    const StoreEntry *entry;
+    while (namespace != NULL && name != NULL && storeNext(reconciler->stores[kindCluster], &cursor, &entry)) {
+        if (strcmp(entry->namespace, namespace) != 0)
+            continue;
+        const json_t *spec = json_object_get(entry->object, "spec");
+        for (size_t fieldIdx = 0; fieldIdx < sizeof(fields) / sizeof(fields[0]); fieldIdx++) {
+            const char *custom = json_string_value(json_object_get(json_object_get(spec, fields[fieldIdx]), "name"));
+            if (custom != NULL && strcmp(custom, name) == 0 && strlen(entry->key) < STORE_KEY_MAX) {
+                memcpy(key, entry->key, strlen(entry->key) + 1);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 bool clusterReconcilerWatch(ClusterReconciler *reconciler, Manager *manager, const char *const *namespaces,
                             size_t namespaceCount, Err *err)
 {
@@ -1031,12 +1067,14 @@ bool clusterReconcilerWatch(ClusterReconciler *reconciler, Manager *manager, con
             .namespaceCount = namespaceCount,
             .labelSelector = watch->selectByCluster ? CLUSTER_LABEL_CLUSTER : NULL,
         };
-        ManagerMapFn *map = kindIdx == kindCluster ? managerMapSelf
-                            : watch->owned         ? managerMapControllerOwner
-                                                   : managerMapLabel;
-        const void *mapArg = kindIdx == kindCluster ? NULL
-                             : watch->owned         ? (const void *)ownerKind
-                                                    : CLUSTER_LABEL_CLUSTER;
+        ManagerMapFn *map = kindIdx == kindCluster  ? managerMapSelf
+                            : kindIdx == kindSecret ? reconcilerMapSecret
+                            : watch->owned          ? managerMapControllerOwner
+                                                    : managerMapLabel;
+        const void *mapArg = kindIdx == kindCluster  ? NULL
+                             : kindIdx == kindSecret ? (const void *)reconciler
+                             : watch->owned          ? (const void *)ownerKind
+                                                     : CLUSTER_LABEL_CLUSTER;
         Informer *informer;
         if (!managerWatch(manager, &options, map, mapArg, &informer, err))
             return errPrefix(err, "cannot watch %s", watch->resource.plural);

@@ -227,6 +227,32 @@ static bool certsSetAnnotations(json_t *object, const json_t *setMetadata)
     return json_object_update(annotations, (json_t *)(uintptr_t)setAnnotations) == 0;
 }
 
+/* With spec.customTLSSecret, the certificate authorities whose client certificates Postgres accepts: the user's (it
+ * signed customReplicationTLSSecret) and the namespace root, which signs the operator's own client certificate.
+ * data is NULL without a custom certificate. */
+static bool certsClientCas(MemCtx *ctx, const ClusterModel *model, const CertsRoot *root, ClusterBytes *out, Err *err)
+{
+    *out = (ClusterBytes){.data = NULL, .len = 0};
+    if (!certsCustom(model, "customTLSSecret"))
+        return true;
+    ClusterBytes custom;
+    if (!clusterCustomTlsCa(ctx, model, &custom, err))
+        return false;
+    bool newline = custom.len > 0 && custom.data[custom.len - 1] != '\n';
+    size_t len = custom.len + (newline ? 1 : 0) + root->cert.len;
+    char *bundle = memCtxAlloc(ctx, len + 1);
+    if (bundle == NULL)
+        return errSet(err, errOutOfMemory, "cannot allocate the client certificate authorities");
+    if (custom.len > 0)
+        memcpy(bundle, custom.data, custom.len);
+    if (newline)
+        bundle[custom.len] = '\n';
+    memcpy(bundle + len - root->cert.len, root->cert.data, root->cert.len);
+    bundle[len] = '\0';
+    *out = (ClusterBytes){.data = bundle, .len = len};
+    return true;
+}
+
 /* <instance>-certs: labels and annotations of the cluster, then of the instance set, then ours. */
 static bool certsInstance(MemCtx *ctx, const ClusterModel *model, const CertsRoot *root, const char *domain,
                           const ClusterInstance *instance, json_t *objects, Err *err)
@@ -264,6 +290,7 @@ static bool certsInstance(MemCtx *ctx, const ClusterModel *model, const CertsRoo
         json_decref(object);
         object = NULL;
     }
+    ClusterBytes clientCas;
     json_t *data = json_object();
     if (data != NULL &&
         (!clusterSecretWrite(ctx, data, "patroni.ca-roots", root->cert, err) ||
@@ -271,7 +298,9 @@ static bool certsInstance(MemCtx *ctx, const ClusterModel *model, const CertsRoo
                              (ClusterBytes){.data = combined, .len = key.len + cert.len}, err) ||
          !clusterSecretWrite(ctx, data, "dns.crt", cert, err) || !clusterSecretWrite(ctx, data, "dns.key", key, err) ||
          !clusterSecretWrite(ctx, data, "pgbackrest-server.crt", cert, err) ||
-         !clusterSecretWrite(ctx, data, "pgbackrest-server.key", key, err))) {
+         !clusterSecretWrite(ctx, data, "pgbackrest-server.key", key, err) ||
+         !certsClientCas(ctx, model, root, &clientCas, err) ||
+         (clientCas.data != NULL && !clusterSecretWrite(ctx, data, CLUSTER_CLIENT_CAS_KEY, clientCas, err)))) {
         json_decref(data);
         json_decref(object);
         return false;

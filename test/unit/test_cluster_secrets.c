@@ -645,6 +645,47 @@ static json_t *secretWith(MemCtx *ctx, const char *name, const char *key1, const
                      name, "namespace", "ns", "data", key1, encoded1, key2, encoded2);
 }
 
+/* With spec.customTLSSecret, each <instance>-certs holds the CAs Postgres trusts for client certificates: the
+ * user's (from the key its items project to ca.crt) then the root, which signs the operator's certificate. */
+static void testCustomTlsClientCas(void **state)
+{
+    Fixture *fixture = *state;
+    json_t *objects = buildCertificates(fixture);
+    assert_null(json_object_get(json_object_get(findObject(objects, "hippo-instance1-abcd-certs"), "data"),
+                                CLUSTER_CLIENT_CAS_KEY));
+    cacheObjects(fixture, objects); /* one root from here on */
+    json_decref(objects);
+
+    json_object_set_new(
+        spec(fixture), "customTLSSecret",
+        harnessJson("{\"name\": \"my-tls\", \"items\": [{\"key\": \"server.crt\", \"path\": \"tls.crt\"},"
+                    " {\"key\": \"ca.pem\", \"path\": \"ca.crt\"}]}"));
+    json_object_set_new(spec(fixture), "customReplicationTLSSecret", harnessJson("{\"name\": \"my-repl\"}"));
+    /* The user's Secret is not there yet: the root alone. */
+    objects = buildCertificates(fixture);
+    const char *rootCert = dataValue(fixture->ctx, objects, CLUSTER_ROOT_SECRET, "root.crt", NULL);
+    assert_string_equal(dataValue(fixture->ctx, objects, "hippo-instance1-abcd-certs", CLUSTER_CLIENT_CAS_KEY, NULL),
+                        rootCert);
+    json_decref(objects);
+
+    /* A CA without a final newline gets one before the root. */
+    json_object_set_new(fixture->cache, "my-tls",
+                        secretWith(fixture->ctx, "my-tls", "ca.pem", "USER CA", "ca.crt", "NOT THIS ONE"));
+    objects = buildCertificates(fixture);
+    char *expected = memCtxPrintf(fixture->ctx, "USER CA\n%s", rootCert);
+    assert_string_equal(dataValue(fixture->ctx, objects, "hippo-instance1-wxyz-certs", CLUSTER_CLIENT_CAS_KEY, NULL),
+                        expected);
+    json_decref(objects);
+
+    /* Without items, the key is ca.crt. */
+    json_object_set_new(spec(fixture), "customTLSSecret", harnessJson("{\"name\": \"my-tls\"}"));
+    objects = buildCertificates(fixture);
+    expected = memCtxPrintf(fixture->ctx, "NOT THIS ONE\n%s", rootCert);
+    assert_string_equal(dataValue(fixture->ctx, objects, "hippo-instance1-abcd-certs", CLUSTER_CLIENT_CAS_KEY, NULL),
+                        expected);
+    json_decref(objects);
+}
+
 /* A namespace where PGO ran keeps its root; our names are PGO's, trailing dot included, so the cluster certificate
  * we issue in place of PGO's (only for its extended key usage) names exactly what PGO's named. */
 static void testPgoCertificatesTakenOver(void **state)
@@ -1072,6 +1113,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(testNewRootReissuesEveryLeaf, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testDamagedSecretsAreReplaced, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testCustomTlsSecrets, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testCustomTlsClientCas, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testRootOwnerReferences, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testPgoCertificatesTakenOver, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testDomainForms, setUp, tearDown),
