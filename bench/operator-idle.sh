@@ -4,6 +4,11 @@
 # on them, then, once it has reconciled them all and gone quiet, its resident memory and its CPU use over an idle
 # window (default 30 s). Prints figures, never passes or fails.
 #
+# The reconciler writes some 28 objects per cluster (Secrets, Services, StatefulSets, PVCs, ...), two of them
+# Services with a cluster IP: a ServiceCIDR extends envtest's range (a /24). Envtest runs no controllers, so no pod
+# ever starts: each cluster ends with its objects written and its status observed, and stays so. The envtest lives
+# in the work directory, out of the way of any other envtest on the machine.
+#
 #   bench/operator-idle.sh [CLUSTERS [IDLE_SECONDS]]
 set -euo pipefail
 
@@ -22,7 +27,7 @@ cleanup() {
 		kill -TERM "$OPERATOR_PID" 2>/dev/null
 		wait "$OPERATOR_PID" 2>/dev/null
 	fi
-	[ -n "$ENVTEST" ] && hack/envtest.sh stop "$ENVTEST" >/dev/null 2>&1
+	[ -n "$ENVTEST" ] && TMPDIR=$WORK hack/envtest.sh stop "$ENVTEST" >/dev/null 2>&1
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -36,8 +41,8 @@ fi
 ninja -C build-release src/cmd/postgres-operator >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2 && exit 1; }
 OPERATOR=$ROOT/build-release/src/cmd/postgres-operator
 
-ENVTEST=$(hack/envtest.sh start 2>"$WORK/envtest.log") || { cat "$WORK/envtest.log" >&2 && exit 1; }
-eval "$(hack/envtest.sh env "$ENVTEST")"
+ENVTEST=$(TMPDIR=$WORK hack/envtest.sh start 2>"$WORK/envtest.log") || { cat "$WORK/envtest.log" >&2 && exit 1; }
+eval "$(TMPDIR=$WORK hack/envtest.sh env "$ENVTEST")"
 
 crd=config/crd/bases/${GROUP}_postgresclusters.yaml
 if ! k create -f "$crd" >/dev/null 2>&1; then
@@ -65,6 +70,12 @@ if ! k create -f "$crd" >/dev/null 2>&1; then
 fi
 until k wait --for=condition=Established "crd/postgresclusters.$GROUP" --timeout=5s >/dev/null 2>&1; do sleep 1; done
 k create namespace bench >/dev/null
+k create -f - >/dev/null <<-EOF
+	apiVersion: networking.k8s.io/v1
+	kind: ServiceCIDR
+	metadata: {name: bench}
+	spec: {cidrs: [10.100.0.0/16]}
+EOF
 
 say "creating $CLUSTERS PostgresClusters"
 for i in $(seq 1 "$CLUSTERS"); do
@@ -95,7 +106,8 @@ created_at=$SECONDS
 [ "$CLUSTERS" -gt 0 ] && k create -f "$WORK/clusters.yaml" >/dev/null
 say "created in $((SECONDS - created_at)) s"
 
-"$OPERATOR" --kubeconfig "$KUBECONFIG" --health-address 127.0.0.1:0 </dev/null >"$WORK/operator.log" 2>&1 &
+RELATED_IMAGE_POSTGRES_17=${RELATED_IMAGE_POSTGRES_17:-localhost/postgres:17} \
+	"$OPERATOR" --kubeconfig "$KUBECONFIG" --health-address 127.0.0.1:0 </dev/null >"$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
 started=$(date +%s.%N)
 port=
@@ -107,14 +119,22 @@ done
 [ -n "$port" ] || { cat "$WORK/operator.log" >&2 && exit 1; }
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" 'index($0, m " ") == 1 {print $2; f=1} END {if (!f) print 0}'; }
 
-# Reconciled them all: one status patch per cluster, and nothing queued or running.
-until [ "$(metric 'pgo_api_requests_total{verb="patch",code="200"}')" -ge "$CLUSTERS" ] &&
+# Reconciled them all: every cluster's status observes its generation, and nothing is queued or running.
+quiet() {
 	[ "$(metric 'workqueue_depth{name="postgrescluster"}')" = 0 ] &&
-	[ "$(metric 'controller_runtime_active_workers{controller="postgrescluster"}')" = 0 ]; do
+		[ "$(metric 'controller_runtime_active_workers{controller="postgrescluster"}')" = 0 ]
+}
+observed() {
+	k get postgresclusters -n bench -o jsonpath='{range .items[*]}{.metadata.generation}={.status.observedGeneration}{"\n"}{end}' |
+		awk -F= '$1 == $2 {n++} END {print n + 0}'
+}
+until quiet && [ "$(observed)" -ge "$CLUSTERS" ] && quiet; do
 	kill -0 "$OPERATOR_PID" || { tail -20 "$WORK/operator.log" >&2 && exit 1; }
-	sleep 0.2
+	sleep 0.5
 done
 settled=$(date +%s.%N)
+writes=$(curl -s "http://127.0.0.1:$port/metrics" |
+	awk '/^pgo_api_requests_total\{verb="(create|update|patch|delete)"/ {s += $2} END {print s + 0}')
 sleep 3
 
 ticks() { awk '{print $14 + $15}' "/proc/$OPERATOR_PID/stat"; }
@@ -131,9 +151,10 @@ cached=$(metric 'pgo_informer_objects{resource="postgresclusters.postgres-operat
 
 awk -v n="$CLUSTERS" -v cached="$cached" -v rss="$rss_kib" -v hwm="$hwm_kib" -v a="$started" -v b="$settled" \
 	-v c0="$cpu_before" -v c1="$cpu_after" -v hz="$hz" -v idle="$IDLE" \
-	-v r0="$requests_before" -v r1="$requests_after" 'BEGIN {
+	-v r0="$requests_before" -v r1="$requests_after" -v writes="$writes" 'BEGIN {
 	printf "clusters watched                 %d (cached: %d)\n", n, cached
 	printf "time to reconcile all            %.1f s\n", b - a
+	printf "API writes to reconcile all      %d\n", writes
 	printf "resident memory (idle)           %.1f MiB\n", rss / 1024
 	printf "resident memory (peak)           %.1f MiB\n", hwm / 1024
 	if (n > 0) printf "resident memory per cluster      %.1f KiB (all included)\n", rss / n

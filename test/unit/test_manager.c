@@ -1,6 +1,12 @@
 /* Unit tests: controller/manager (informer events -> owning key -> work queue -> reconcile), against the scripted
  * fake API server, without leader election (the scripted server serves one connection at a time; election is
- * covered by test_lease and by the integration test). */
+ * covered by test_lease and by the integration test).
+ *
+ * The sync gate (no reconcile before every informer has listed) is tested with a second informer, of Secrets. The
+ * server answers one connection at a time, in the order the client connected, and which informer connects first is
+ * the client's business; so both lists carry the same items (named and labelled after their cluster), and each test
+ * makes the first connection's informer either the early one or the late one. Together the tests leave every
+ * informer late once, whatever the order. */
 #include "harness/harness.h"
 
 #include "common/alloc.h"
@@ -17,6 +23,8 @@ static const char watchHeaders[] = "HTTP/1.1 200 OK\r\nContent-Type: application
                                    "Transfer-Encoding: chunked\r\n\r\n";
 
 static const KubeResource clusters = {"postgres-operator.crunchydata.com", "v1beta1", "postgresclusters", true};
+static const KubeResource secrets = {"", "v1", "secrets", true};
+static const char clusterLabel[] = "postgres-operator.crunchydata.com/cluster";
 
 typedef struct ManagerFixture {
     MemCtx *ctx;
@@ -27,6 +35,9 @@ typedef struct ManagerFixture {
     Api *api;
     Manager *manager;
     Informer *informer;
+    bool watchSecrets; /* start() adds an informer of Secrets, mapped by the cluster label */
+    Informer *secrets; /* that informer */
+    bool sawOneSynced; /* the loop ran while exactly one of the two informers had synced */
     FakeServer server;
     SplitMix splitMix;
     char reconciled[2048]; /* "ns/a;ns/b;" */
@@ -42,6 +53,10 @@ typedef struct ManagerFixture {
 static void onReconcile(void *arg, Reconcile *reconcile)
 {
     ManagerFixture *f = arg;
+    /* The gate: a reconcile reads every cache, so none runs before each informer has listed. */
+    if (f->secrets != NULL && !(informerSynced(f->informer) && informerSynced(f->secrets)))
+        fail_msg("%s reconciled before every informer had synced (clusters %d, secrets %d)", reconcile->key,
+                 informerSynced(f->informer), informerSynced(f->secrets));
     size_t used = strlen(f->reconciled);
     snprintf(f->reconciled + used, sizeof(f->reconciled) - used, "%s;", reconcile->key);
     f->calls++;
@@ -102,13 +117,26 @@ static void start(ManagerFixture *f, const FakeStep *steps, size_t count, const 
     options.queue.baseDelayMs = 20;
     options.queue.maxDelayMs = 40;
     static const char *const namespaces[] = {"ns"};
-    InformerOptions informer = {.resource = clusters, .namespaces = namespaces, .namespaceCount = 1};
+    /* A failed list is retried within 10-20 ms. */
+    InformerOptions informer = {
+        .resource = clusters, .namespaces = namespaces, .namespaceCount = 1, .backoffBaseMs = 20};
+    InformerOptions secretInformer = informer;
+    secretInformer.resource = secrets;
     if (!kubeHttpNew(f->ctx, f->loop, f->config, &(KubeHttpOptions){.maxAttempts = 1}, &f->http, &err) ||
         !apiNew(f->ctx, f->http, f->metrics, &f->api, &err) ||
         !managerNew(f->ctx, f->loop, f->api, NULL, f->metrics, &options, &f->manager, &err) ||
-        !managerWatch(f->manager, &informer, managerMapSelf, NULL, &f->informer, &err))
+        !managerWatch(f->manager, &informer, managerMapSelf, NULL, &f->informer, &err) ||
+        (f->watchSecrets &&
+         !managerWatch(f->manager, &secretInformer, managerMapLabel, clusterLabel, &f->secrets, &err)))
         fail_msg("%s", err.message);
     managerStart(f->manager);
+}
+
+/* Notes whether one informer has synced and the other not (with two). */
+static void noteSync(ManagerFixture *f)
+{
+    if (f->secrets != NULL && informerSynced(f->informer) != informerSynced(f->secrets))
+        f->sawOneSynced = true;
 }
 
 /* Runs the loop until cond(f) holds (at most 5 s). */
@@ -121,6 +149,7 @@ static void runUntil(ManagerFixture *f, bool (*cond)(ManagerFixture *f), const c
         if (clockMonotonicMs(clock) >= deadline)
             fail_msg("timed out waiting for %s; reconciled: %s", what, f->reconciled);
         assert_true(loopRunOnce(f->loop, 10, &err));
+        noteSync(f);
     }
 }
 
@@ -129,8 +158,10 @@ static void runFor(ManagerFixture *f, int64_t ms)
     Clock clock = clockSystem();
     int64_t until = clockMonotonicMs(clock) + ms;
     Err err;
-    while (clockMonotonicMs(clock) < until)
+    while (clockMonotonicMs(clock) < until) {
         assert_true(loopRunOnce(f->loop, 5, &err));
+        noteSync(f);
+    }
 }
 
 static const char *ok(ManagerFixture *f, const char *body)
@@ -147,8 +178,9 @@ static const char *list(ManagerFixture *f, const char *names, const char *rv)
     for (char *save, *name = strtok_r(copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
         size_t used = strlen(items);
         snprintf(items + used, sizeof(items) - used,
-                 "%s{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"resourceVersion\":\"1\"}}",
-                 used > 0 ? "," : "", name);
+                 "%s{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"resourceVersion\":\"1\","
+                 "\"labels\":{\"%s\":\"%s\"}}}",
+                 used > 0 ? "," : "", name, clusterLabel, name);
     }
     return ok(f, memCtxPrintf(f->ctx,
                               "{\"kind\":\"PostgresClusterList\",\"apiVersion\":\"v1beta1\",\"metadata\":{"
@@ -325,6 +357,107 @@ static void testResync(void **state)
     assert_true(fakeServerWait(&f->server));
 }
 
+static bool oneSynced(ManagerFixture *f)
+{
+    return informerSynced(f->informer) != informerSynced(f->secrets);
+}
+
+/* Both informers have listed a and b, once each, and nothing else was reconciled. */
+static void assertBothListedOnce(ManagerFixture *f)
+{
+    assert_true(informerSynced(f->informer) && informerSynced(f->secrets));
+    assert_int_equal(informerListCount(f->informer), 1);
+    assert_int_equal(informerListCount(f->secrets), 1);
+    assert_int_equal(storeCount(informerStore(f->informer)), 2);
+    assert_int_equal(storeCount(informerStore(f->secrets)), 2);
+    assert_true(f->sawOneSynced);
+    /* Queued twice while the gate held (once per informer), reconciled once. */
+    assert_string_equal(f->reconciled, "ns/a;ns/b;");
+}
+
+/* The first informer to connect lists at once; the other's list waits 400 ms for an answer. */
+static void testReconcilesWaitForTheLastList(void **state)
+{
+    ManagerFixture *f = *state;
+    f->watchSecrets = true;
+    start(f,
+          STEPS(FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(list(f, "a,b", "10")),
+                FAKE_EXPECT("?watch=1&resourceVersion=10&"), FAKE_SEND(watchHeaders), FAKE_SLEEP(400),
+                /* Closes the first watch (its informer watches again, and waits), answers the second list. */
+                FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(list(f, "a,b", "20")),
+                FAKE_EXPECT("?watch=1&resourceVersion=20&"), FAKE_SEND(watchHeaders), FAKE_SLEEP(500)),
+          NULL);
+    runUntil(f, oneSynced, "the first list");
+    runFor(f, 200);
+    assert_true(oneSynced(f));
+    assert_false(managerReady(f->manager));
+    assert_int_equal(f->calls, 0);
+    runUntil(f, twoCalls, "the reconciles once both have listed");
+    runFor(f, 100);
+    assertBothListedOnce(f);
+    assert_true(managerReady(f->manager));
+    managerShutdown(f->manager);
+    runUntil(f, finished, "the shutdown");
+    assert_true(fakeServerWait(&f->server));
+}
+
+/* The first informer to connect gets a 500 and lists again after its backoff; the other lists in between. */
+static void testReconcilesWaitForAListRetried(void **state)
+{
+    ManagerFixture *f = *state;
+    static const char failure[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+                                  "\"etcd timed out\",\"reason\":\"InternalError\",\"code\":500}";
+    const char *serverError = memCtxPrintf(f->ctx,
+                                           "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                                           "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                                           strlen(failure), failure);
+    f->watchSecrets = true;
+    start(f,
+          STEPS(FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(serverError), FAKE_CLOSE,
+                /* The other informer's list, waiting since the start: answered; the retry waits behind it. */
+                FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(list(f, "a,b", "10")),
+                FAKE_EXPECT("?watch=1&resourceVersion=10&"), FAKE_SEND(watchHeaders), FAKE_SLEEP(400),
+                /* The retry. */
+                FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(list(f, "a,b", "20")),
+                FAKE_EXPECT("?watch=1&resourceVersion=20&"), FAKE_SEND(watchHeaders), FAKE_SLEEP(500)),
+          NULL);
+    runUntil(f, oneSynced, "the first list to succeed");
+    runFor(f, 200);
+    assert_true(oneSynced(f));
+    assert_false(managerReady(f->manager));
+    assert_int_equal(f->calls, 0);
+    runUntil(f, twoCalls, "the reconciles once both have listed");
+    runFor(f, 100);
+    assertBothListedOnce(f);
+    MetricSpec api = {.type = metricCounter, .name = "pgo_api_requests_total", .labels = {"verb", "code"}};
+    assert_true(metric(f, &api, (const char *[]){"list", "500"}) > 0.5);
+    managerShutdown(f->manager);
+    runUntil(f, finished, "the shutdown");
+    assert_true(fakeServerWait(&f->server));
+}
+
+/* One informer lists; the other's list is never answered: no reconcile in a second of running the loop. */
+static void testNoReconcileWhileAnInformerNeverSyncs(void **state)
+{
+    ManagerFixture *f = *state;
+    f->watchSecrets = true;
+    start(f,
+          STEPS(FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(list(f, "a,b", "10")),
+                FAKE_EXPECT("?watch=1&resourceVersion=10&"), FAKE_SEND(watchHeaders), FAKE_SLEEP(1200)),
+          NULL);
+    runUntil(f, oneSynced, "the first list");
+    runFor(f, 1000);
+    assert_true(oneSynced(f));
+    assert_false(managerReady(f->manager));
+    assert_int_equal(f->calls, 0);
+    assert_true(reconciles(f, "success") < 0.5);
+    assert_int_equal(storeCount(informerStore(f->informer)) + storeCount(informerStore(f->secrets)), 2);
+    managerShutdown(f->manager);
+    runUntil(f, finished, "the shutdown");
+    assert_int_equal(f->calls, 0);
+    assert_true(fakeServerWait(&f->server));
+}
+
 static void testMapping(void **state)
 {
     (void)state;
@@ -392,6 +525,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(testShutdownWaitsForReconcilesInFlight, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testShutdownDeadline, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testResync, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testReconcilesWaitForTheLastList, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testReconcilesWaitForAListRetried, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testNoReconcileWhileAnInformerNeverSyncs, setUp, tearDown),
         cmocka_unit_test(testMapping),
         cmocka_unit_test_setup_teardown(testOptionsChecked, setUp, tearDown),
     };
