@@ -10,6 +10,7 @@
 #include "cluster/build.h"
 #include "cluster/changes.h"
 #include "cluster/pgbackrest.h"
+#include "cluster/rollout.h"
 #include "cluster/users.h"
 #include "common/json.h"
 #include "kube/request.h"
@@ -259,6 +260,7 @@ static bool runDelete(ClusterRun *run, const KubeResource *resource, const json_
 /* --- stages --- */
 
 static void stageStatus(ClusterRun *run);
+static void stageUsers(ClusterRun *run);
 static void runEvent(ClusterRun *run, EventType type, const char *reason, const char *message);
 
 static void stageDone(ClusterRun *run)
@@ -566,6 +568,89 @@ static bool instanceIsPrimary(ClusterRun *run, const char *instance)
     return role != NULL && strcmp(role, "master") == 0;
 }
 
+/* Asks Patroni for a switchover from the primary's Pod to the candidate's through its failover key (Endpoints
+ * <cluster>-ha-failover, annotations leader and member), as `patronictl switchover` does when it cannot reach the
+ * REST API. The leader demotes itself on its next cycle if the candidate is healthy, then clears the key. */
+static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *candidatePod, bool *sent, Err *err)
+{
+    char name[300], scope[300];
+    snprintf(name, sizeof(name), "%s-ha-failover", run->model.name);
+    snprintf(scope, sizeof(scope), "%s-ha", run->model.name);
+    json_t *labels = json_pack("{s:s, s:s}", CLUSTER_LABEL_CLUSTER, run->model.name, CLUSTER_LABEL_PATRONI, scope);
+    json_t *object = labels == NULL ? NULL : clusterObjectNew(&run->model, "v1", "Endpoints", name, labels);
+    json_decref(labels);
+    if (object == NULL ||
+        json_object_set_new(json_object_get(object, "metadata"), "annotations",
+                            json_pack("{s:s, s:s}", "leader", primaryPod, "member", candidatePod)) != 0) {
+        json_decref(object);
+        return errSet(err, errOutOfMemory, "cannot build the switchover request");
+    }
+    const json_t *cached = reconcilerLookup(run->reconciler, "Endpoints", run->model.namespace, name);
+    KubeRequest request;
+    *sent = clusterApplyNeeded(object, cached);
+    bool ok = !*sent || (kubeRequestApply(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource,
+                                          run->model.namespace, name, kubeSubresourceNone, object, &request, err) &&
+                         runSend(run, apiVerbPatch, &request, false, err));
+    json_decref(object);
+    return ok;
+}
+
+/* Rolling update (rollout.h): at most one step per reconcile; the Pods' and StatefulSets' events bring the next. */
+static void stageRollout(ClusterRun *run)
+{
+    const ClusterModel *model = &run->model;
+    ClusterRolloutMember *members = memCtxAlloc(run->reconcile->ctx, (model->instanceCount + 1) * sizeof(*members));
+    Err err;
+    if (members == NULL) {
+        errSet(&err, errOutOfMemory, "cannot allocate the rollout");
+        runFail(run, &err);
+        return;
+    }
+    size_t count = 0;
+    for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++) {
+        const char *instance = model->instances[instIdx].name;
+        char podName[300];
+        snprintf(podName, sizeof(podName), "%s-0", instance);
+        const json_t *statefulSet = reconcilerLookup(run->reconciler, "StatefulSet", model->namespace, instance);
+        if (statefulSet != NULL)
+            members[count++] = (ClusterRolloutMember){
+                .statefulSet = statefulSet,
+                .pod = reconcilerLookup(run->reconciler, "Pod", model->namespace, podName),
+            };
+    }
+    ClusterRolloutStep step = clusterRolloutNext(members, count);
+    const char *podName = NULL;
+    char message[700];
+    bool ok = true;
+    switch (step.action) {
+        case rolloutNone:
+        case rolloutWait:
+            break;
+        case rolloutDeletePod:
+            podName = json_string_value(json_object_get(json_object_get(members[step.member].pod, "metadata"), "name"));
+            snprintf(message, sizeof(message), "restarting %s on its StatefulSet's new template", podName);
+            runEvent(run, eventNormal, "RollingUpdate", message);
+            ok = runDelete(run, &clusterWatches[kindPod].resource, members[step.member].pod, &err);
+            break;
+        case rolloutSwitchover: {
+            const char *primary =
+                json_string_value(json_object_get(json_object_get(members[step.primary].pod, "metadata"), "name"));
+            podName = json_string_value(json_object_get(json_object_get(members[step.member].pod, "metadata"), "name"));
+            snprintf(message, sizeof(message), "switching over from %s to %s to update the primary", primary, podName);
+            bool sent = false;
+            ok = runSwitchover(run, primary, podName, &sent, &err);
+            if (ok && sent)
+                runEvent(run, eventNormal, "RollingUpdate", message);
+            break;
+        }
+    }
+    if (!ok) {
+        runFail(run, &err);
+        return;
+    }
+    runAfterBatch(run, stageUsers);
+}
+
 /* Prune: what the cluster controls but no longer wants. The objects of instances beyond the sets' replicas
  * (StatefulSet, its PVCs, ConfigMap and certificate Secret, all labelled with the instance), PodDisruptionBudgets of
  * sets that no longer need one, and the Secrets of users no longer in spec.users. Roles in Postgres stay. */
@@ -599,7 +684,7 @@ static void stagePrune(ClusterRun *run)
             }
         }
     }
-    runAfterBatch(run, stageUsers);
+    runAfterBatch(run, stageRollout);
 }
 
 /* Patroni's dynamic configuration, once the cluster is bootstrapped: bootstrap.dcs seeds it only at initialisation,
@@ -678,9 +763,16 @@ static void stageApply(ClusterRun *run)
             continue;
         logInfo(run->reconciler->log, cached == NULL ? "creating" : "updating",
                 logStr("namespace", run->model.namespace), logStr("kind", kind), logStr("name", name));
+        /* The root CA Secret is applied by every cluster of the namespace, each under a field manager of its own:
+         * under a shared one, an apply from a cache that lacks another cluster's fresh ownerReference would remove
+         * it (the manager owned it); under its own, a cluster owns only what it applies, and the others' stay. */
+        char manager[300];
+        snprintf(manager, sizeof(manager), "%s", KUBE_FIELD_MANAGER);
+        if (strcmp(kind, "Secret") == 0 && strcmp(name, CLUSTER_ROOT_SECRET) == 0)
+            snprintf(manager, sizeof(manager), "%s/%s", KUBE_FIELD_MANAGER, run->model.name);
         KubeRequest request;
-        if (!kubeRequestApply(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, object,
-                              &request, &err) ||
+        if (!kubeRequestApplyAs(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, object,
+                                manager, &request, &err) ||
             !runSend(run, apiVerbPatch, &request, false, &err)) {
             runFail(run, &err);
             return;

@@ -13,10 +13,11 @@
  *   - Secret `pgo-root-cacert` is shared by every cluster of the namespace, so, as in PGO, it carries no labels and
  *     no annotations (neither the cluster label, which would name one of its owners, nor any cluster's
  *     spec.metadata, which each cluster's apply would overwrite with its own) and a non-controller ownerReference to
- *     each cluster. The reconcilers of all clusters apply it with the same field manager, so each apply must repeat
- *     the other clusters' references or it would remove them: they are copied from the cached Secret, ours replacing
- *     any reference to a PostgresCluster of our name in place (as controller-runtime's SetOwnerReference does, so a
- *     recreated cluster takes over its predecessor's reference).
+ *     each cluster. Each cluster's reconcile applies it under a field manager of its own (reconciler.c), so it owns
+ *     only its reference and a stale cache cannot remove another's; the intent still repeats the cached references
+ *     (so that, when ours is there, it asks for nothing new), ours replacing any reference to a PostgresCluster of
+ *     our name in place (as controller-runtime's SetOwnerReference does, so a recreated cluster takes over its
+ *     predecessor's reference).
  *   - Certificate names use the cluster domain with its trailing dot, "cluster.local.", as PGO's do (pki/names.h):
  *     certificates PGO issued carry the same names, and every client that verifies host names uses one of the short
  *     forms, which do not involve the domain ("<instance>-0.<cluster>-pods", "<cluster>-primary.<ns>.svc"). A client

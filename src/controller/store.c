@@ -14,6 +14,7 @@
  * still empty are freed, the new entry released. Capacity reserved but unused is harmless. */
 #include "controller/store.h"
 
+#include "common/alloc.h"
 #include "common/json.h"
 #include "controller/strmap.h"
 
@@ -133,13 +134,22 @@ const StoreEntry *const *storeOwnedBy(const Store *store, const char *uid, size_
     return set != NULL ? (const StoreEntry *const *)set->entries : NULL;
 }
 
-/* The distinct owner UIDs of object, borrowed from it, into uids (at most max); *count gets how many. */
-static bool storeOwnerUids(const json_t *object, const char **uids, size_t max, size_t *count, Err *err)
+/* The distinct owner UIDs of object, borrowed from it, into *uidsOut (allocated, for the caller to free; NULL when
+ * there are none); *count gets how many. A Secret shared by every cluster of a namespace (the root CA) may have
+ * hundreds. */
+static bool storeOwnerUids(const json_t *object, const char ***uidsOut, size_t *count, Err *err)
 {
     json_t *refs;
     *count = 0;
+    *uidsOut = NULL;
     if (!jsonFindArray(object, "metadata.ownerReferences", &refs, err))
         return errPrefix(err, "cannot cache object");
+    if (json_array_size(refs) == 0)
+        return true;
+    const char **uids = allocRaw(json_array_size(refs) * sizeof(*uids));
+    if (uids == NULL)
+        return errSet(err, errOutOfMemory, "cannot cache object: out of memory for its owner references");
+    *uidsOut = uids;
     size_t refIdx;
     json_t *ref;
     json_array_foreach(refs, refIdx, ref)
@@ -150,16 +160,11 @@ static bool storeOwnerUids(const json_t *object, const char **uids, size_t max, 
         bool seen = false;
         for (size_t seenIdx = 0; seenIdx < *count && !seen; seenIdx++)
             seen = strcmp(uids[seenIdx], uid) == 0;
-        if (seen)
-            continue;
-        if (*count == max)
-            return errSet(err, errTooLarge, "cannot cache object: more than %zu owner references", max);
-        uids[(*count)++] = uid;
+        if (!seen)
+            uids[(*count)++] = uid;
     }
     return true;
 }
-
-#define STORE_MAX_OWNERS 64
 
 /* Builds the entry block for object (not yet linked anywhere). */
 static StoreEntry *storeNewEntry(Store *store, json_t *object, const char *namespace, const char *key,
@@ -288,11 +293,12 @@ bool storeUpsert(Store *store, json_t *object, Err *err)
     if (!storeIdentify(object, &namespace, &name, key, err))
         return false;
 
-    const char *ownerUids[STORE_MAX_OWNERS];
+    const char **ownerUids;
     size_t ownerCount;
-    if (!storeOwnerUids(object, ownerUids, STORE_MAX_OWNERS, &ownerCount, err))
+    if (!storeOwnerUids(object, &ownerUids, &ownerCount, err))
         return false;
     StoreEntry *entry = storeNewEntry(store, object, namespace, key, ownerUids, ownerCount, err);
+    allocFree(ownerUids);
     if (entry == NULL)
         return false;
     bool ok = old != NULL || strMapReserve(&store->entries, 1, err);

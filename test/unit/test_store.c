@@ -153,6 +153,32 @@ static void testUpsertTrimsAndIndexes(void **state)
     memCtxFree(ctx);
 }
 
+/* The root CA Secret is co-owned by every cluster of its namespace: hundreds of owner references, all indexed. */
+static void testManyOwners(void **state)
+{
+    (void)state;
+    MemCtx *ctx = memCtxNew(NULL, "t");
+    Store *store;
+    Err err;
+    assert_true(storeNew(ctx, &(StoreOptions){0}, &store, &err));
+    json_t *obj = object("a", "root", "1", NULL);
+    json_t *refs = json_array();
+    char uid[32];
+    for (unsigned refIdx = 0; refIdx < 1000; refIdx++) {
+        snprintf(uid, sizeof(uid), "cluster-%u", refIdx % 500); /* each twice */
+        json_array_append_new(refs, json_pack("{s:s, s:s}", "kind", "PostgresCluster", "uid", uid));
+    }
+    json_object_set_new(json_object_get(obj, "metadata"), "ownerReferences", refs);
+    upsert(store, obj);
+    assert_int_equal(storeGet(store, "a", "root")->ownerCount, 500);
+    char names[256];
+    assert_int_equal(owned(store, "cluster-0", names, sizeof(names)), 1);
+    assert_int_equal(owned(store, "cluster-499", names, sizeof(names)), 1);
+    assert_string_equal(names, "a/root");
+    assert_int_equal(owned(store, "cluster-500", names, sizeof(names)), 0);
+    memCtxFree(ctx);
+}
+
 static void testClusterScopedAndInvalid(void **state)
 {
     (void)state;
@@ -387,9 +413,9 @@ int main(void)
 {
     allocUseForJansson();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(testUpsertTrimsAndIndexes),           cmocka_unit_test(testClusterScopedAndInvalid),
-        cmocka_unit_test(testHandlerVetoLeavesStoreUnchanged), cmocka_unit_test(testReplaceMakesCacheEqualList),
-        cmocka_unit_test(testFaultInjectionOverEventHandling),
+        cmocka_unit_test(testUpsertTrimsAndIndexes),      cmocka_unit_test(testManyOwners),
+        cmocka_unit_test(testClusterScopedAndInvalid),    cmocka_unit_test(testHandlerVetoLeavesStoreUnchanged),
+        cmocka_unit_test(testReplaceMakesCacheEqualList), cmocka_unit_test(testFaultInjectionOverEventHandling),
     };
     return cmocka_run_group_tests_name("controller/store", tests, NULL, NULL);
 }

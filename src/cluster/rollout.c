@@ -1,0 +1,78 @@
+/* Rolling updates: see rollout.h. */
+#include "cluster/rollout.h"
+
+#include "cluster/model.h"
+
+#include <string.h>
+
+bool clusterRolloutOutdated(const json_t *statefulSet, const json_t *pod)
+{
+    const json_t *status = json_object_get(statefulSet, "status");
+    json_int_t observed = json_integer_value(json_object_get(status, "observedGeneration"));
+    json_int_t generation = json_integer_value(json_object_get(json_object_get(statefulSet, "metadata"), "generation"));
+    const char *wanted = json_string_value(json_object_get(status, "updateRevision"));
+    const char *running = json_string_value(
+        json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), "controller-revision-hash"));
+    return observed >= generation && wanted != NULL && running != NULL && strcmp(wanted, running) != 0;
+}
+
+/* A Pod that serves: Ready and not on its way out. */
+static bool rolloutReady(const json_t *pod)
+{
+    if (pod == NULL || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL)
+        return false;
+    size_t condIdx;
+    const json_t *condition;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), condIdx, condition)
+    {
+        const char *type = json_string_value(json_object_get(condition, "type"));
+        const char *value = json_string_value(json_object_get(condition, "status"));
+        if (type != NULL && strcmp(type, "Ready") == 0)
+            return value != NULL && strcmp(value, "True") == 0;
+    }
+    return false;
+}
+
+static bool rolloutPrimary(const json_t *pod)
+{
+    const char *role = json_string_value(
+        json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), CLUSTER_LABEL_ROLE));
+    return role != NULL && strcmp(role, "master") == 0;
+}
+
+ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_t count)
+{
+    ClusterRolloutStep step = {.action = rolloutNone};
+    bool anyOutdated = false, settled = true, havePrimary = false;
+    for (size_t memberIdx = 0; memberIdx < count; memberIdx++) {
+        const ClusterRolloutMember *member = &members[memberIdx];
+        anyOutdated = anyOutdated || (member->pod != NULL && clusterRolloutOutdated(member->statefulSet, member->pod));
+        settled = settled && rolloutReady(member->pod);
+        if (member->pod != NULL && rolloutPrimary(member->pod)) {
+            havePrimary = true;
+            step.primary = memberIdx;
+        }
+    }
+    if (!anyOutdated)
+        return step;
+    step.action = rolloutWait;
+    if (!settled || !havePrimary)
+        return step;
+    for (size_t memberIdx = 0; memberIdx < count; memberIdx++)
+        if (memberIdx != step.primary &&
+            clusterRolloutOutdated(members[memberIdx].statefulSet, members[memberIdx].pod)) {
+            step.action = rolloutDeletePod;
+            step.member = memberIdx;
+            return step;
+        }
+    /* Only the primary is outdated. */
+    for (size_t memberIdx = 0; memberIdx < count; memberIdx++)
+        if (memberIdx != step.primary) {
+            step.action = rolloutSwitchover;
+            step.member = memberIdx;
+            return step;
+        }
+    step.action = rolloutDeletePod;
+    step.member = step.primary;
+    return step;
+}

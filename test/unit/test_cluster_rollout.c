@@ -1,0 +1,165 @@
+/* Unit tests: cluster/rollout (the order of a rolling update: replicas first, then a switchover, then the former
+ * primary; nothing while anything settles). */
+#include "harness/golden.h"
+#include "harness/harness.h"
+
+#include "cluster/rollout.h"
+#include "common/alloc.h"
+
+#include <stdio.h>
+
+/* Three instances a, b, c; each StatefulSet at updateRevision "new" (observed), each Pod Ready, b the primary. */
+typedef struct Fixture {
+    json_t *sets[3];
+    json_t *pods[3];
+    ClusterRolloutMember members[3];
+} Fixture;
+
+static json_t *podOf(const char *name, const char *revision, bool primary, bool ready)
+{
+    char text[600];
+    snprintf(text, sizeof(text),
+             "{\"metadata\": {\"name\": \"%s-0\", \"labels\": {\"controller-revision-hash\": \"%s\","
+             " \"postgres-operator.crunchydata.com/role\": \"%s\"}},"
+             " \"status\": {\"conditions\": [{\"type\": \"PodScheduled\", \"status\": \"True\"},"
+             " {\"type\": \"Ready\", \"status\": \"%s\"}]}}",
+             name, revision, primary ? "master" : "replica", ready ? "True" : "False");
+    return harnessJson(text);
+}
+
+static int setUp(void **state)
+{
+    static const char *const names[] = {"a", "b", "c"};
+    Fixture *fixture = allocRaw(sizeof(*fixture));
+    assert_non_null(fixture);
+    for (size_t memberIdx = 0; memberIdx < 3; memberIdx++) {
+        fixture->sets[memberIdx] =
+            harnessJson("{\"metadata\": {\"generation\": 2},"
+                        " \"status\": {\"observedGeneration\": 2, \"updateRevision\": \"new\"}}");
+        fixture->pods[memberIdx] = podOf(names[memberIdx], "new", memberIdx == 1, true);
+        fixture->members[memberIdx] =
+            (ClusterRolloutMember){.statefulSet = fixture->sets[memberIdx], .pod = fixture->pods[memberIdx]};
+    }
+    *state = fixture;
+    return 0;
+}
+
+static int tearDown(void **state)
+{
+    Fixture *fixture = *state;
+    for (size_t memberIdx = 0; memberIdx < 3; memberIdx++) {
+        json_decref(fixture->sets[memberIdx]);
+        json_decref(fixture->pods[memberIdx]);
+    }
+    allocFree(fixture);
+    return 0;
+}
+
+static void setPod(Fixture *fixture, size_t memberIdx, json_t *pod)
+{
+    json_decref(fixture->pods[memberIdx]);
+    fixture->pods[memberIdx] = pod;
+    fixture->members[memberIdx].pod = pod;
+}
+
+static void assertStep(const Fixture *fixture, size_t count, ClusterRolloutAction action, size_t member)
+{
+    ClusterRolloutStep step = clusterRolloutNext(fixture->members, count);
+    assert_int_equal(step.action, action);
+    if (action == rolloutDeletePod || action == rolloutSwitchover)
+        assert_int_equal(step.member, member);
+}
+
+static void testUpToDateDoesNothing(void **state)
+{
+    Fixture *fixture = *state;
+    assertStep(fixture, 3, rolloutNone, 0);
+    assertStep(fixture, 0, rolloutNone, 0);
+}
+
+static void testReplicasFirstThenSwitchoverThenFormerPrimary(void **state)
+{
+    Fixture *fixture = *state;
+    /* The template changed: every Pod is at "old". */
+    setPod(fixture, 0, podOf("a", "old", false, true));
+    setPod(fixture, 1, podOf("b", "old", true, true));
+    setPod(fixture, 2, podOf("c", "old", false, true));
+    assertStep(fixture, 3, rolloutDeletePod, 0);
+    /* a is being replaced: its Pod gone, then back but not Ready yet. Nothing moves. */
+    setPod(fixture, 0, NULL);
+    assertStep(fixture, 3, rolloutWait, 0);
+    setPod(fixture, 0, podOf("a", "new", false, false));
+    assertStep(fixture, 3, rolloutWait, 0);
+    setPod(fixture, 0, podOf("a", "new", false, true));
+    assertStep(fixture, 3, rolloutDeletePod, 2);
+    setPod(fixture, 2, podOf("c", "new", false, true));
+    /* Only the primary is old: switch over to the first replica. */
+    ClusterRolloutStep step = clusterRolloutNext(fixture->members, 3);
+    assert_int_equal(step.action, rolloutSwitchover);
+    assert_int_equal(step.member, 0);
+    assert_int_equal(step.primary, 1);
+    /* During the switchover nobody holds the role: wait. */
+    setPod(fixture, 1, podOf("b", "old", false, true));
+    setPod(fixture, 0, podOf("a", "new", false, true));
+    assertStep(fixture, 3, rolloutWait, 0);
+    /* a leads; b is an old replica now. */
+    setPod(fixture, 0, podOf("a", "new", true, true));
+    assertStep(fixture, 3, rolloutDeletePod, 1);
+    setPod(fixture, 1, podOf("b", "new", false, true));
+    assertStep(fixture, 3, rolloutNone, 0);
+}
+
+static void testSingleInstanceRestartsInPlace(void **state)
+{
+    Fixture *fixture = *state;
+    fixture->members[0] = fixture->members[1];
+    setPod(fixture, 1, podOf("b", "old", true, true));
+    fixture->members[0].pod = fixture->pods[1];
+    assertStep(fixture, 1, rolloutDeletePod, 0);
+}
+
+static void testTerminatingPodWaits(void **state)
+{
+    Fixture *fixture = *state;
+    setPod(fixture, 0, podOf("a", "old", false, true));
+    json_object_set_new(json_object_get(fixture->pods[2], "metadata"), "deletionTimestamp",
+                        json_string("2026-11-25T00:00:00Z"));
+    assertStep(fixture, 3, rolloutWait, 0);
+}
+
+static void testStatefulSetControllerBehind(void **state)
+{
+    Fixture *fixture = *state;
+    /* A new generation the StatefulSet controller has not observed: its updateRevision is stale, so no Pod is
+     * judged yet. */
+    setPod(fixture, 0, podOf("a", "old", false, true));
+    json_object_set_new(json_object_get(fixture->sets[0], "metadata"), "generation", json_integer(3));
+    assert_false(clusterRolloutOutdated(fixture->sets[0], fixture->pods[0]));
+    assertStep(fixture, 3, rolloutNone, 0);
+    json_object_set_new(json_object_get(fixture->sets[0], "status"), "observedGeneration", json_integer(3));
+    assert_true(clusterRolloutOutdated(fixture->sets[0], fixture->pods[0]));
+    /* No revision on either side: not outdated. */
+    json_object_del(json_object_get(fixture->sets[0], "status"), "updateRevision");
+    assert_false(clusterRolloutOutdated(fixture->sets[0], fixture->pods[0]));
+}
+
+static void testNoPrimaryWaits(void **state)
+{
+    Fixture *fixture = *state;
+    setPod(fixture, 0, podOf("a", "old", false, true));
+    setPod(fixture, 1, podOf("b", "new", false, true));
+    assertStep(fixture, 3, rolloutWait, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(testUpToDateDoesNothing, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testReplicasFirstThenSwitchoverThenFormerPrimary, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testSingleInstanceRestartsInPlace, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testTerminatingPodWaits, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testStatefulSetControllerBehind, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testNoPrimaryWaits, setUp, tearDown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
