@@ -19,6 +19,11 @@
 #    in-cluster Job connects with the Secret's keys (env valueFrom
 #    secretKeyRef) and with its uri, as the seed's Keycloak example does;
 #    a password cleared in the Secret is replaced and only the new one works;
+#  - self-healing: Secret hippo-pguser-hippo deleted comes back (new uid,
+#    controlled by hippo) with every key and a new password, which logs in
+#    while the old one no longer does; ConfigMaps hippo-config (Patroni) and
+#    hippo-pgbackrest-config deleted come back with the same data while the
+#    primary serves writes without a restart; WAL is still archived;
 #  - high availability: spec.instances[0].replicas set to 2 in a copy of
 #    kustomize/postgres and re-applied; a master and a replica that streams;
 #    Test #1, the hippo-primary Service deleted and recreated; the primary
@@ -30,11 +35,18 @@
 #    Endpoints, hippo-primary -> hippo-ha, hippo-replicas holds replicas
 #    only), writes made before it survive, and the old primary comes back
 #    as a replica;
+#  - scaling: replicas 2 -> 3 (three pods Ready, the master unchanged, two
+#    replicas streaming in its pg_stat_replication, the rows written before
+#    in each instance's own data, status 3/3, hippo-replicas on both
+#    replicas), then 3 -> 1: the master's pod alone remains, on the same
+#    StatefulSet and pgdata PVC, with its data; the other instances'
+#    StatefulSets, PVCs, ConfigMaps, Secrets and pods are gone; status 1/1;
+#    hippo-replicas without endpoints;
 #  - the seed's uninstall: hippo and everything it owned go, then the
 #    operator and its namespace.
 #
-# Measured write gaps are TAP comments; no check judges speed. Waits are
-# bounded generously (a first start may take minutes).
+# Measured write gaps and scaling times are TAP comments; no check judges
+# speed. Waits are bounded generously (a first start may take minutes).
 #
 # The operator image must be imported (make check does: make
 # operator-image). Environment: TUTORIALS_KEEP=1 leaves the operator and
@@ -490,6 +502,113 @@ else
 	tap_fail "a password cleared in the Secret is replaced" "kubectl patch secret failed"
 fi
 
+# --- Self-healing: a deleted Secret or ConfigMap comes back ---------------------------------
+
+# pgx POD ARGS...: psql as postgres in POD's database container (its socket, database hippo).
+pgx() { timeout 60 kubectl -n "$NS" exec "$1" -c database -- psql -d hippo -XAtq -v ON_ERROR_STOP=1 "${@:2}"; }
+# restarts POD: the restart counts of POD's containers, one line.
+restarts() { kn get pod "$1" -o jsonpath='{range .status.containerStatuses[*]}{.name}={.restartCount} {end}' 2>/dev/null; }
+# data_digest KIND NAME: a digest of the data of KIND NAME (empty when it has none).
+data_digest() {
+	local data
+	data=$(kn get "$1" "$2" -o jsonpath='{.data}' 2>/dev/null)
+	[ -n "$data" ] && sha256sum <<<"$data" | cut -c1-16
+}
+# recreated KIND NAME UID: KIND NAME exists again, under a uid other than UID, controlled by PostgresCluster hippo.
+recreated() {
+	local uid owner
+	uid=$(uid_of "$1" "$2")
+	[ -n "$uid" ] && [ "$uid" != "$3" ] || {
+		echo "$1 $2: uid '$uid' (was $3)"
+		return 1
+	}
+	owner=$(kn get "$1" "$2" -o jsonpath='{range .metadata.ownerReferences[?(@.controller==true)]}{.kind}/{.name}{end}')
+	[ "$owner" = PostgresCluster/hippo ] || {
+		echo "$1 $2 is controlled by '$owner'"
+		return 1
+	}
+}
+
+# The user Secret deleted: the operator writes it again. The password went with it, so the operator generates a new
+# one, as PGO does, and sets its verifier in Postgres: the new password logs in, the old one no longer does.
+heal_secret() {
+	local uid
+	uid=$(uid_of secret "$SECRET")
+	old_password=$(secret_value password)
+	[ -n "$uid" ] && [ -n "$old_password" ] || {
+		tap_fail "Secret $SECRET deleted" "the Secret is not there to delete"
+		return 1
+	}
+	check "kubectl -n postgres-operator delete secret $SECRET" 0 kn delete secret "$SECRET" || return 1
+	secret_back() { recreated secret "$SECRET" "$uid" && user_secret; }
+	check "the operator recreates Secret $SECRET (new uid, controlled by hippo) with every key" 120 secret_back ||
+		return 1
+	check "the recreated Secret's new password logs in (verify-full), the old one no longer does" 90 rotated
+}
+heal_secret
+
+# A ConfigMap deleted: the operator writes it again with the same data; the pods that mount it keep their copy, so
+# the database serves throughout and after.
+serving_row=0
+serving() {
+	local pod=$1 pod_uid=$2 pod_restarts=$3 out
+	[ "$(uid_of pod "$pod")" = "$pod_uid" ] && [ "$(ready_of "$pod")" = True ] && [ "$(role_of "$pod")" = master ] &&
+		[ "$(restarts "$pod")" = "$pod_restarts" ] || {
+		echo "$pod: uid $(uid_of pod "$pod") (was $pod_uid), Ready=$(ready_of "$pod"), role=$(role_of "$pod"),"
+		echo "restarts '$(restarts "$pod")' (were '$pod_restarts')"
+		return 1
+	}
+	serving_row=$((serving_row + 1))
+	out=$(vf -c "INSERT INTO e2e.writes (label, n) VALUES ('serving', $serving_row)" \
+		-c "SELECT count(*) FROM e2e.writes WHERE label IN ('quickstart', 'serving')" 2>&1)
+	[ "$out" = $((serving_row + 1)) ] || {
+		echo "write and read through verify-full: '$out'"
+		return 1
+	}
+}
+heal_configmap() {
+	local cm=$1 what=$2 uid digest pod pod_uid pod_restarts
+	uid=$(uid_of configmap "$cm") digest=$(data_digest configmap "$cm")
+	pod=$(pods_with_role master)
+	pod_uid=$(uid_of pod "$pod") pod_restarts=$(restarts "$pod")
+	[ -n "$uid" ] && [ -n "$digest" ] && [ -n "$pod_uid" ] || {
+		tap_fail "ConfigMap $cm deleted" "ConfigMap $cm (uid '$uid', data digest '$digest') or the primary ('$pod') is missing"
+		return 1
+	}
+	check "kubectl -n postgres-operator delete configmap $cm ($what)" 0 kn delete configmap "$cm" || return 1
+	configmap_back() {
+		recreated configmap "$cm" "$uid" || return 1
+		[ "$(data_digest configmap "$cm")" = "$digest" ] || {
+			echo "data digest $(data_digest configmap "$cm"), was $digest"
+			return 1
+		}
+	}
+	check "the operator recreates ConfigMap $cm (new uid, controlled by hippo) with the same data" 120 configmap_back
+	check "after ConfigMap $cm is gone and back, $pod serves writes (not restarted)" 30 \
+		serving "$pod" "$pod_uid" "$pod_restarts"
+}
+heal_configmap hippo-config "Patroni's cluster configuration"
+heal_configmap hippo-pgbackrest-config "pgBackRest's configuration"
+
+# Archiving goes on through pgBackRest's recreated configuration: a WAL segment switched after it is archived.
+archiving() {
+	local pod before after
+	pod=$(pods_with_role master)
+	before=$(pgx "$pod" -c "SELECT archived_count FROM pg_stat_archiver") || return 1
+	pgx "$pod" -c "INSERT INTO e2e.writes (label, n) VALUES ('archive', $((RANDOM * 32768 + RANDOM)))" \
+		-c "SELECT pg_switch_wal()" >/dev/null || return 1
+	archived_more() {
+		local n
+		n=$(pgx "$pod" -c "SELECT archived_count FROM pg_stat_archiver") && [ "$n" -gt "$before" ]
+	}
+	retry_until 60 archived_more
+	after=$(pgx "$pod" -c "SELECT archived_count || ' archived, ' || failed_count || ' failed, last failure: ' ||
+		coalesce(last_failed_wal, '-') FROM pg_stat_archiver")
+	echo "$pod: $after (before the switch: $before archived)"
+	[ "${after%% *}" -gt "$before" ]
+}
+check "a WAL segment switched after the pgBackRest ConfigMap came back is archived (pg_stat_archiver)" 0 archiving
+
 # Connect an Application: the seed's Keycloak reads the Secret's keys
 # through env valueFrom secretKeyRef. Its image is not reachable here; a Job
 # with our postgres image connects the same way, with the keys and with the
@@ -654,10 +773,10 @@ edit_manifest() {
 check "the manifest is edited: spec.instances[0].replicas: 2" 0 edit_manifest || bail "could not edit the manifest"
 check "kubectl apply -k kustomize/postgres (with replicas: 2)" 0 kubectl apply -k "$work/postgres"
 
-# one_master_one_replica: two instance pods (the seed's instance-set
-# selector), both Ready, one role=master, the other role=replica.
-one_master_one_replica() {
-	local pods p n=0 roles=
+# instances_ready N: N instance pods (the seed's instance-set selector), all
+# Ready, one role=master, the others role=replica.
+instances_ready() {
+	local want=$1 pods p n=0 roles=
 	pods=$(kubectl -n postgres-operator get pods \
 		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance-set \
 		-o jsonpath='{.items[*].metadata.name}')
@@ -669,17 +788,18 @@ one_master_one_replica() {
 		}
 		roles="$roles $(role_of "$p")"
 	done
-	[ "$n" = 2 ] && [ "$(tr ' ' '\n' <<<"$roles" | grep -c '^master$')" = 1 ] &&
-		[ "$(tr ' ' '\n' <<<"$roles" | grep -c '^replica$')" = 1 ] || {
+	[ "$n" = "$want" ] && [ "$(tr ' ' '\n' <<<"$roles" | grep -c '^master$')" = 1 ] &&
+		[ "$(tr ' ' '\n' <<<"$roles" | grep -c '^replica$')" = $((want - 1)) ] || {
 		echo "pods: $pods; roles:$roles"
 		return 1
 	}
 }
+one_master_one_replica() { instances_ready 2; }
 # replicated LABEL: a row written through hippo-primary is read back
 # through hippo-replicas, from a server in recovery.
 replicated() {
 	local n out
-	n=$RANDOM$RANDOM
+	n=$((RANDOM * 32768 + RANDOM))
 	csql -c "INSERT INTO writes (label, n) VALUES ('$1', $n)" || return 1
 	out=$(csql "host=hippo-replicas.postgres-operator.svc" \
 		-c "SELECT pg_is_in_recovery(), count(*) FROM writes WHERE label = '$1' AND n = $n" 2>&1)
@@ -722,7 +842,7 @@ services_follow() {
 		echo "hippo-primary.postgres-operator.svc resolves to '$out'; hippo-ha's ClusterIP is $ha"
 		return 1
 	}
-	want_replicas=$(for p in $(pods_with_role replica); do pod_ip "$p"; done | sort | tr '\n' ' ' | sed 's/ $//')
+	want_replicas=$(for p in $(pods_with_role replica); do printf "%s\n" "$(pod_ip "$p")"; done | sort | tr '\n' ' ' | sed 's/ $//')
 	replicas=$(endpoint_ips hippo-replicas)
 	[ -n "$want_replicas" ] && [ "$replicas" = "$want_replicas" ] || {
 		echo "hippo-replicas Endpoints: '$replicas'; replica pods have '$want_replicas'"
@@ -903,6 +1023,162 @@ both_sts_ready() {
 		-o jsonpath='{range .items[*]}{.status.readyReplicas}/{.spec.replicas}{"\n"}{end}' | grep -c '^1/1$')" = 2 ]
 }
 check "the StatefulSets of both instances are READY 1/1" 120 both_sts_ready
+
+# --- Scaling: 2 -> 3 -> 1 instances ----------------------------------------------------------
+
+# set_replicas N: spec.instances[0].replicas: N in the copy of kustomize/postgres.
+set_replicas() {
+	sed -i -E "s/^( +)replicas: [0-9]+\$/\\1replicas: $1/" "$work/postgres/postgres.yaml" || return 1
+	diff kustomize/postgres/postgres.yaml "$work/postgres/postgres.yaml"
+	[ "$(grep -cE "^ +replicas: $1\$" "$work/postgres/postgres.yaml")" = 1 ]
+}
+instance_pods() { kn get pods -l "$L/cluster=hippo,$L/instance-set" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
+# status_counts N: hippo's status counts N replicas, N ready, in instance1.
+status_counts() {
+	local got
+	got=$(kn get postgrescluster hippo \
+		-o jsonpath='{.status.instances[0].name} {.status.instances[0].replicas} {.status.instances[0].readyReplicas}')
+	[ "$got" = "instance1 $1 $1" ] || {
+		echo "status.instances[0] name, replicas, readyReplicas: '$got'"
+		return 1
+	}
+}
+# streaming MASTER: MASTER is the only role=master pod, and pg_stat_replication on it lists every role=replica pod
+# (Patroni names the connection after its member, the pod) as streaming, and nothing else.
+streaming() {
+	local want got
+	is_master "$1" || {
+		echo "role=master: '$(pods_with_role master)', not $1"
+		return 1
+	}
+	want=$(tr ' ' '\n' <<<"$(pods_with_role replica)" | grep . | sort | sed 's/$/:streaming/' | tr '\n' ' ')
+	got=$(pgx "$1" -c "SELECT application_name || ':' || state FROM pg_stat_replication ORDER BY 1" | tr '\n' ' ')
+	[ -n "$want" ] && [ "$got" = "$want" ] || {
+		echo "replicas: '$want'; pg_stat_replication on $1: '$got'"
+		return 1
+	}
+}
+# rows_on POD...: the quickstart row and the scale row are in each POD's own copy.
+rows_on() {
+	local p out bad=0
+	for p in "$@"; do
+		out=$(pgx "$p" -c "SELECT count(*) FROM e2e.writes
+			WHERE (label, n) IN (('quickstart', 1), ('scale', $scale_n))" 2>&1)
+		[ "$out" = 2 ] || {
+			echo "$p has '$out' of the 2 rows"
+			bad=1
+		}
+	done
+	return $bad
+}
+# instance_objects INSTANCE: the objects labelled with INSTANCE, by kind/name.
+instance_objects() {
+	kn get statefulsets,persistentvolumeclaims,configmaps,secrets,pods -l "$L/cluster=hippo,$L/instance=$1" \
+		-o name 2>&1
+}
+
+scale_up() {
+	local t0 master
+	master=$(pods_with_role master)
+	scale_n=$((RANDOM * 32768 + RANDOM))
+	check "scale: a row is written through hippo-primary before scaling" 30 \
+		csql -c "INSERT INTO writes (label, n) VALUES ('scale', $scale_n)" || return 1
+	check "the manifest is edited: spec.instances[0].replicas: 3" 0 set_replicas 3 || return 1
+	t0=$(now)
+	check "kubectl apply -k kustomize/postgres (with replicas: 3)" 0 kubectl apply -k "$work/postgres" || return 1
+	check "a third instance starts: three pods Ready, one role=master, two role=replica" 600 instances_ready 3 ||
+		return 1
+	check "$master stays master; both replicas stream from it (pg_stat_replication)" 180 streaming "$master" ||
+		return 1
+	comment "replicas 2 -> 3: apply to three instances Ready and streaming: $(awk -v a="$t0" -v b="$(now)" \
+		'BEGIN { printf "%.0f", b - a }') s"
+	comment "$(kubectl -n postgres-operator get pods \
+		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance-set \
+		-L "$L/role" 2>&1)"
+	# shellcheck disable=SC2046 # one word per pod
+	check "the rows written before are in each of the three instances' data" 120 rows_on $(instance_pods)
+	check "hippo's status reports instance1 with 3 replicas, 3 ready" 60 status_counts 3
+	check "every Service follows: hippo-replicas holds both replicas" 60 services_follow "$master"
+}
+scale_up
+
+# Scaling down removes instances other than the primary: the operator keeps the primary's instance whatever its
+# name, and prunes the others' StatefulSets, volumes, ConfigMaps and certificate Secrets.
+scale_down() {
+	local t0 master instance surplus i sts_uid pvc_uid
+	master=$(pods_with_role master)
+	instance=$(instance_of "$master")
+	surplus=$(for p in $(pods_with_role replica); do printf '%s\n' "$(instance_of "$p")"; done | tr '\n' ' ' | sed 's/ $//')
+	sts_uid=$(uid_of statefulset "$instance")
+	pvc_uid=$(uid_of persistentvolumeclaim "$instance-pgdata")
+	have_surplus() {
+		[ "$(wc -w <<<"$surplus")" = 2 ] || return 1
+		for i in $surplus; do
+			[ -n "$(uid_of statefulset "$i")" ] && [ -n "$(uid_of persistentvolumeclaim "$i-pgdata")" ] || return 1
+		done
+	}
+	[ -n "$master" ] && [ -n "$sts_uid" ] && [ -n "$pvc_uid" ] && have_surplus || {
+		tap_fail "scale down: the cluster has a master and two replicas, each with its StatefulSet and pgdata PVC" \
+			"master '$master' (StatefulSet uid '$sts_uid', PVC $instance-pgdata uid '$pvc_uid'), replicas of '$surplus'"
+		return 1
+	}
+	comment "scale down: the master is $master; the other instances are $surplus"
+	check "the manifest is edited: spec.instances[0].replicas: 1" 0 set_replicas 1 || return 1
+	t0=$(now)
+	check "kubectl apply -k kustomize/postgres (with replicas: 1)" 0 kubectl apply -k "$work/postgres" || return 1
+	only_master() {
+		local pods
+		pods=$(instance_pods)
+		[ "$pods" = "$master" ] && [ "$(ready_of "$master")" = True ] && is_master "$master" || {
+			echo "instance pods: '$pods'; $master: Ready=$(ready_of "$master") role=$(role_of "$master")"
+			return 1
+		}
+	}
+	check "one instance pod remains: $master, Ready and role=master (the primary is kept)" 300 only_master ||
+		return 1
+	comment "replicas 3 -> 1: apply to one instance pod left: $(awk -v a="$t0" -v b="$(now)" \
+		'BEGIN { printf "%.0f", b - a }') s"
+	surplus_gone() {
+		local out bad=0
+		for i in $surplus; do
+			out=$(instance_objects "$i")
+			[ -z "$out" ] || {
+				echo "left of instance $i: $(tr '\n' ' ' <<<"$out")"
+				bad=1
+			}
+		done
+		return $bad
+	}
+	check "the other instances' ($surplus) StatefulSets, pgdata PVCs, ConfigMaps, Secrets and pods are gone" 240 \
+		surplus_gone
+	kept_objects() {
+		[ "$(uid_of statefulset "$instance")" = "$sts_uid" ] &&
+			[ "$(uid_of persistentvolumeclaim "$instance-pgdata")" = "$pvc_uid" ] &&
+			[ -z "$(kn get persistentvolumeclaim "$instance-pgdata" -o jsonpath='{.metadata.deletionTimestamp}')" ] || {
+			echo "StatefulSet $instance uid '$(uid_of statefulset "$instance")' (was $sts_uid)," \
+				"PVC $instance-pgdata uid '$(uid_of persistentvolumeclaim "$instance-pgdata")' (was $pvc_uid)"
+			return 1
+		}
+	}
+	check "the primary's StatefulSet and pgdata PVC are the same objects as before (same uids, not deleted)" 0 \
+		kept_objects
+	check "its data is intact: the quickstart row and the row written before scaling are on $master" 30 \
+		rows_on "$master"
+	check "hippo's status reports instance1 with 1 replica, 1 ready" 60 status_counts 1
+	alone() {
+		[ "$(endpoint_ips hippo-ha)" = "$(pod_ip "$master")" ] && [ -z "$(endpoint_ips hippo-replicas)" ] || {
+			echo "hippo-ha Endpoints '$(endpoint_ips hippo-ha)' ($master has $(pod_ip "$master"));" \
+				"hippo-replicas Endpoints '$(endpoint_ips hippo-replicas)'"
+			return 1
+		}
+		csql -c "INSERT INTO writes (label, n) VALUES ('scale-down', $((RANDOM * 32768 + RANDOM)))"
+	}
+	check "hippo-ha leads to $master, hippo-replicas has no endpoints, and writes go through hippo-primary" 60 alone
+	comment "replication slots left on $master: $(pgx "$master" \
+		-c "SELECT coalesce(string_agg(slot_name || CASE WHEN active THEN ' (active)' ELSE '' END, ', '), 'none')
+		    FROM pg_replication_slots" 2>&1)"
+}
+scale_down
 
 # --- uninstall ---------------------------------------------------------------------------
 
