@@ -60,6 +60,9 @@ bool clusterSecretRead(MemCtx *ctx, const json_t *secret, const char *key, Clust
 /* data[key] = base64 of value; false when out of memory. */
 bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err);
 
+/* The common name of the operator's client certificate for its SQL sessions; pg_ident maps it to postgres. */
+#define CLUSTER_OPERATOR_CN "_crunchyoperator"
+
 /* The key of <instance>-certs that holds, with spec.customTLSSecret, the certificate authorities Postgres trusts for
  * client certificates (ssl_ca_file): the user's and the namespace root. */
 #define CLUSTER_CLIENT_CAS_KEY "postgres-client-ca.crt"

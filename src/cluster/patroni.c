@@ -21,7 +21,8 @@
  *     keeps the user's list behind pgaudit, and citus first when it is listed;
  *   - postgresql.pg_hba: our mandatory rules, then spec.authentication.rules, then the user's dynamicConfiguration
  *     pg_hba strings, then the default TLS + SCRAM rule only when the user gave no rule at all (PGO's order: with
- *     rules of their own, users decide who else gets in).
+ *     rules of their own, users decide who else gets in);
+ *   - postgresql.pg_ident: the map that lets the operator's certificate log in as postgres, then the user's lines.
  *
  * The instance file holds the bootstrap method (initdb with checksums, UTF8 and the WAL directory) until the
  * cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate checkpoint, so a new replica
@@ -45,6 +46,7 @@
 #define PATRONI_CA_ROOTS        PATRONI_TLS_DIR "/patroni.ca-roots"
 #define PATRONI_CERT_AND_KEY    PATRONI_TLS_DIR "/patroni.crt+key"
 #define PATRONI_REPLICATION     "_crunchyrepl"
+#define PATRONI_OPERATOR_MAP    "pgo-operator"
 #define PATRONI_LOG_DIR         "/pgdata/patroni/log"
 #define PATRONI_LOG_MINIMUM     25000000      /* bytes, PGO's floor for spec.patroni.logging.storageLimit */
 #define PATRONI_TEXT_LIMIT      (1024 * 1024) /* a ConfigMap holds at most 1 MiB */
@@ -61,8 +63,16 @@ static const char *const patroniHbaMandatory[] = {
     "hostssl replication \"" PATRONI_REPLICATION "\" all cert",
     "hostssl \"postgres\" \"" PATRONI_REPLICATION "\" all cert",
     "host all \"" PATRONI_REPLICATION "\" all reject",
-    /* The operator runs its SQL as postgres over TLS with a client certificate signed by the namespace's CA. */
-    "hostssl all \"postgres\" all cert",
+    /* The operator runs its SQL as postgres over TLS with a client certificate signed by the namespace's CA. Its
+     * common name is not "postgres" but CLUSTER_OPERATOR_CN, mapped to postgres by pg_ident: with
+     * spec.customTLSSecret, Postgres also trusts the user's CA, which may well have issued a certificate named
+     * "postgres" to some other service. */
+    "hostssl all \"postgres\" all cert map=" PATRONI_OPERATOR_MAP,
+};
+
+/* First in pg_ident.conf: the operator's certificate may log in as postgres. */
+static const char *const patroniIdentMandatory[] = {
+    PATRONI_OPERATOR_MAP " " CLUSTER_OPERATOR_CN " postgres",
 };
 
 /* Parameters the user cannot change. archive_command is "true" (WAL is dropped) unless pgBackRest is configured
@@ -251,6 +261,26 @@ static json_t *patroniParameters(MemCtx *ctx, const ClusterModel *model, const j
     return NULL;
 }
 
+/* --- postgresql.pg_ident --- */
+
+/* Our map lines, then the user's (dynamicConfiguration's postgresql.pg_ident strings). NULL when out of memory. */
+static json_t *patroniIdent(const json_t *userPostgresql)
+{
+    json_t *lines = json_array();
+    bool ok = lines != NULL;
+    for (size_t lineIdx = 0; ok && lineIdx < sizeof(patroniIdentMandatory) / sizeof(patroniIdentMandatory[0]);
+         lineIdx++)
+        ok = clusterPush(lines, json_string(patroniIdentMandatory[lineIdx]));
+    size_t userIdx;
+    const json_t *line;
+    json_array_foreach(json_object_get(userPostgresql, "pg_ident"), userIdx, line) if (ok && json_is_string(line)) ok =
+        clusterPush(lines, json_deep_copy(line));
+    if (ok)
+        return lines;
+    json_decref(lines);
+    return NULL;
+}
+
 /* --- postgresql.pg_hba --- */
 
 /* Spaces, control characters, backslashes and non-ASCII bytes, which PGO trims from both ends of a pg_hba line. */
@@ -433,6 +463,7 @@ static json_t *patroniDcs(MemCtx *ctx, const ClusterModel *model, Err *err)
         goto fail;
     ok = clusterPut(postgresql, "parameters", parameters);
     ok = clusterPut(postgresql, "pg_hba", hba) && ok;
+    ok = clusterPut(postgresql, "pg_ident", patroniIdent(userPostgresql)) && ok;
     parameters = hba = NULL;
     if (ok) {
         /* Replacing the user's section frees userPostgresql: nothing reads it after this. */

@@ -482,11 +482,11 @@ static void usersDone(void *arg, const Err *err)
     stageStatus(run);
 }
 
-/* A client certificate "postgres" from the root in this reconcile's intents, and the CA that signed the server's
+/* A client certificate CLUSTER_OPERATOR_CN from the root in this reconcile's intents, and the CA that signed the server's
  * certificate: the user's with spec.customTLSSecret, else that root. */
 static bool usersClientCert(ClusterRun *run, const char **caPem, char **certPem, char **keyPem, Err *err)
 {
-    static const char *const names[] = {"postgres"};
+    static const char *const names[] = {CLUSTER_OPERATOR_CN};
     const char *rootCert = intentData(run, CLUSTER_ROOT_SECRET, "root.crt");
     const char *rootKey = intentData(run, CLUSTER_ROOT_SECRET, "root.key");
     if (rootCert == NULL || rootKey == NULL)
@@ -494,7 +494,8 @@ static bool usersClientCert(ClusterRun *run, const char **caPem, char **certPem,
     PkiRoot root;
     PkiLeaf leaf;
     size_t certLen, keyLen;
-    PkiLeafSpec spec = {.commonName = "postgres", .dnsNames = names, .dnsNameCount = 1, .usage = PKI_USAGE_CLIENT};
+    PkiLeafSpec spec = {
+        .commonName = CLUSTER_OPERATOR_CN, .dnsNames = names, .dnsNameCount = 1, .usage = PKI_USAGE_CLIENT};
     ClusterBytes customCa;
     if (!clusterCustomTlsCa(run->reconcile->ctx, &run->model, &customCa, err))
         return false;

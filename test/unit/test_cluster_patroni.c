@@ -222,8 +222,10 @@ static void testHippo(void **state)
                         "      - hostssl replication \"_crunchyrepl\" all cert\n"
                         "      - hostssl \"postgres\" \"_crunchyrepl\" all cert\n"
                         "      - host all \"_crunchyrepl\" all reject\n"
-                        "      - hostssl all \"postgres\" all cert\n"
+                        "      - hostssl all \"postgres\" all cert map=pgo-operator\n"
                         "      - hostssl all all all scram-sha-256\n"
+                        "      pg_ident:\n"
+                        "      - pgo-operator _crunchyoperator postgres\n"
                         "      use_pg_rewind: true\n"
                         "      use_slots: false\n"
                         "    retry_timeout: 10\n"
@@ -307,7 +309,7 @@ static void testDynamicConfiguration(void **state)
         "    \"random_page_cost\": 1.1, \"search_path\": [\"a\", \"b\"], \"ignored\": null,"
         "    \"wal_level\": \"minimal\", \"archive_timeout\": 0},"
         "   \"pg_hba\": [\"  hostssl all all 10.0.0.0/8 scram-sha-256 \", \"include /etc/passwd\", 7, \"\","
-        "    \"host all all all reject\"]}}},"
+        "    \"host all all all reject\"], \"pg_ident\": [\"ldap /^(.*)@example[.]com$ \\\\1\", 9]}}},"
         " \"config\": {\"parameters\": {\"max_connections\": 300, \"work_mem\": \"16MB\"}},"
         " \"instances\": [{\"name\": \"instance1\", " HIPPO_VOLUME ","
         "   \"resources\": {\"limits\": {\"memory\": \"1Gi\", \"hugepages-2Mi\": \"100Mi\"}}},"
@@ -345,9 +347,12 @@ static void testDynamicConfiguration(void **state)
                          "      - hostssl replication \"_crunchyrepl\" all cert\n"
                          "      - hostssl \"postgres\" \"_crunchyrepl\" all cert\n"
                          "      - host all \"_crunchyrepl\" all reject\n"
-                         "      - hostssl all \"postgres\" all cert\n"
+                         "      - hostssl all \"postgres\" all cert map=pgo-operator\n"
                          "      - hostssl all all 10.0.0.0/8 scram-sha-256\n"
                          "      - host all all all reject\n"
+                         "      pg_ident:\n"
+                         "      - pgo-operator _crunchyoperator postgres\n"
+                         "      - ldap /^(.*)@example[.]com$ \\1\n"
                          "      use_pg_rewind: true\n"
                          "      use_slots: true\n"
                          "    retry_timeout: 6\n"
@@ -411,13 +416,15 @@ static void testAuthenticationRules(void **state)
     fixtureInit(&fixture, text, (const char *const[]){NULL});
     json_t *objects = buildOk(&fixture.model);
     assertLines(patroniYaml(objects, 0),
-                "      - hostssl all \"postgres\" all cert\n"
+                "      - hostssl all \"postgres\" all cert map=pgo-operator\n"
                 "      - hostssl all all 192.168.0.0/16 cert\n"
                 "      - hostssl all all all scram-sha-256\n"
                 "      - host \"zoo\",\"/^[/]weird[+]db$\",\"say \"\"hi\"\"\" \"hippo\" all ldap"
                 " \"ldapbasedn\"=\"dc=example,dc=com\" \"ldapport\"=\"636\" \"ldapserver\"=\"ldap.example.com\"\n"
                 "      - local all \"replication\" peer\n"
                 "      - host all all all reject\n"
+                "      pg_ident:\n"
+                "      - pgo-operator _crunchyoperator postgres\n"
                 "      use_pg_rewind: true\n");
     json_decref(objects);
     fixtureFree(&fixture);
