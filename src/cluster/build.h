@@ -16,6 +16,7 @@
 #define CLUSTER_BUILD_H
 
 #include "cluster/model.h"
+#include "pki/authority.h"
 
 typedef bool ClusterBuildFn(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err);
 
@@ -71,6 +72,16 @@ bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes
  * is the one its items project to ca.crt, "ca.crt" when it has no items. out->data is NULL when the cluster has no
  * custom certificate, or the Secret or the key is missing; false only when memory runs out. */
 bool clusterCustomTlsCa(MemCtx *ctx, const ClusterModel *model, ClusterBytes *out, Err *err);
+
+/* A certificate and its key as PEM texts (the key in SEC1, as PGO writes it). */
+bool clusterPemEncode(MemCtx *ctx, const PkiCert *cert, const PkiKey *key, ClusterBytes *certText,
+                      ClusterBytes *keyText, Err *err) MUST_CHECK;
+
+/* A leaf kept from data[certKey] and data[keyKey] of the cached Secret (may be NULL) while root's renewal policy
+ * allows (pki/authority.h), else issued anew by root for want; as PEM texts in ctx. */
+bool clusterLeafKeep(MemCtx *ctx, const ClusterModel *model, const PkiRoot *root, const json_t *cached,
+                     const char *certKey, const char *keyKey, const PkiLeafSpec *want, ClusterBytes *cert,
+                     ClusterBytes *key, Err *err) MUST_CHECK;
 
 /* The restricted container securityContext PGO gives every container. NULL when out of memory. */
 json_t *clusterRestrictedSecurityContext(void);

@@ -144,6 +144,31 @@ bool clusterCustomTlsCa(MemCtx *ctx, const ClusterModel *model, ClusterBytes *ou
     return clusterSecretRead(ctx, model->lookup(model->lookupArg, "Secret", model->namespace, name), key, out, err);
 }
 
+bool clusterPemEncode(MemCtx *ctx, const PkiCert *cert, const PkiKey *key, ClusterBytes *certText,
+                      ClusterBytes *keyText, Err *err)
+{
+    char *certPem, *keyPem;
+    size_t certLen, keyLen;
+    if (!pkiCertEncodePem(ctx, cert, &certPem, &certLen, err) ||
+        !pkiKeyEncodePem(ctx, key, pkiKeyFormatSec1, &keyPem, &keyLen, err))
+        return false;
+    *certText = (ClusterBytes){.data = certPem, .len = certLen};
+    *keyText = (ClusterBytes){.data = keyPem, .len = keyLen};
+    return true;
+}
+
+bool clusterLeafKeep(MemCtx *ctx, const ClusterModel *model, const PkiRoot *root, const json_t *cached,
+                     const char *certKey, const char *keyKey, const PkiLeafSpec *want, ClusterBytes *cert,
+                     ClusterBytes *key, Err *err)
+{
+    PkiLeaf leaf;
+    PkiRenewal renewed;
+    if (!clusterSecretRead(ctx, cached, certKey, cert, err) || !clusterSecretRead(ctx, cached, keyKey, key, err) ||
+        !pkiLeafEnsure(ctx, root, cert->data, cert->len, key->data, key->len, want, model->clock, &leaf, &renewed, err))
+        return false;
+    return renewed == pkiRenewalNone || clusterPemEncode(ctx, leaf.cert, leaf.key, cert, key, err);
+}
+
 bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err)
 {
     char *encoded;

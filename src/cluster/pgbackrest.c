@@ -596,28 +596,6 @@ static bool buildConfigMap(MemCtx *ctx, const Backup *b, json_t *objects, Err *e
 
 /* ---- certificates ---- */
 
-/* A leaf kept from the cached Secret's certKey and keyKey, or issued anew by root, as PEM. */
-static bool certLeaf(MemCtx *ctx, const ClusterModel *model, const PkiRoot *root, const json_t *cached,
-                     const char *certKey, const char *keyKey, const PkiLeafSpec *want, ClusterBytes *cert,
-                     ClusterBytes *key, Err *err)
-{
-    PkiLeaf leaf;
-    PkiRenewal renewed;
-    if (!clusterSecretRead(ctx, cached, certKey, cert, err) || !clusterSecretRead(ctx, cached, keyKey, key, err) ||
-        !pkiLeafEnsure(ctx, root, cert->data, cert->len, key->data, key->len, want, model->clock, &leaf, &renewed, err))
-        return false;
-    if (renewed == pkiRenewalNone)
-        return true;
-    char *certPem, *keyPem;
-    size_t certLen, keyLen;
-    if (!pkiCertEncodePem(ctx, leaf.cert, &certPem, &certLen, err) ||
-        !pkiKeyEncodePem(ctx, leaf.key, pkiKeyFormatSec1, &keyPem, &keyLen, err))
-        return false;
-    *cert = (ClusterBytes){.data = certPem, .len = certLen};
-    *key = (ClusterBytes){.data = keyPem, .len = keyLen};
-    return true;
-}
-
 /* Secret <cluster>-pgbackrest, from the root CA the certificates builder keeps in Secret pgo-root-cacert; nothing
  * until that Secret is cached with a usable root (the next reconcile after it is created). */
 static bool buildSecret(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
@@ -647,10 +625,10 @@ static bool buildSecret(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
     ClusterBytes clientCert, clientKey, repoCert, repoKey;
     if (!pkiSpecPgBackRestClientCert(ctx, model->uid, &clientSpec, err) ||
         !pkiSpecRepoHostCert(ctx, b->repoHost, b->service, model->namespace, domain, &repoSpec, err) ||
-        !certLeaf(ctx, model, &root, cached, "pgbackrest-client.crt", "pgbackrest-client.key", &clientSpec, &clientCert,
-                  &clientKey, err) ||
-        !certLeaf(ctx, model, &root, cached, "pgbackrest-repo-host.crt", "pgbackrest-repo-host.key", &repoSpec,
-                  &repoCert, &repoKey, err))
+        !clusterLeafKeep(ctx, model, &root, cached, "pgbackrest-client.crt", "pgbackrest-client.key", &clientSpec,
+                         &clientCert, &clientKey, err) ||
+        !clusterLeafKeep(ctx, model, &root, cached, "pgbackrest-repo-host.crt", "pgbackrest-repo-host.key", &repoSpec,
+                         &repoCert, &repoKey, err))
         return errPrefix(err, "secret %s", b->secret);
 
     static const char *const labels[] = {PGBACKREST_LABEL, "", PGBACKREST_LABEL_CONFIG, "", NULL};

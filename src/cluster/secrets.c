@@ -79,20 +79,6 @@ static json_t *secretLabel(json_t *labels, const char *key, const char *value)
 
 /* ---- certificates ---- */
 
-/* The PEM texts of a certificate and key that were just issued. */
-static bool certsEncode(MemCtx *ctx, const PkiCert *cert, const PkiKey *key, ClusterBytes *certText,
-                        ClusterBytes *keyText, Err *err)
-{
-    char *certPem, *keyPem;
-    size_t certLen, keyLen;
-    if (!pkiCertEncodePem(ctx, cert, &certPem, &certLen, err) ||
-        !pkiKeyEncodePem(ctx, key, pkiKeyFormatSec1, &keyPem, &keyLen, err))
-        return false;
-    *certText = (ClusterBytes){.data = certPem, .len = certLen};
-    *keyText = (ClusterBytes){.data = keyPem, .len = keyLen};
-    return true;
-}
-
 /* Whether ownerReference ref points to this cluster, or to an earlier PostgresCluster of the same name. */
 static bool certsIsOurReference(const ClusterModel *model, const json_t *ref)
 {
@@ -146,7 +132,8 @@ static bool certsRoot(MemCtx *ctx, const ClusterModel *model, CertsRoot *root, j
         !pkiRootEnsure(ctx, root->cert.data, root->cert.len, root->key.data, root->key.len, model->clock, &root->pair,
                        &renewed, err))
         return errPrefix(err, "secret %s", CLUSTER_ROOT_SECRET);
-    if (renewed != pkiRenewalNone && !certsEncode(ctx, root->pair.cert, root->pair.key, &root->cert, &root->key, err))
+    if (renewed != pkiRenewalNone &&
+        !clusterPemEncode(ctx, root->pair.cert, root->pair.key, &root->cert, &root->key, err))
         return false;
 
     json_t *owners = certsRootOwners(model, cached);
@@ -165,20 +152,6 @@ static bool certsRoot(MemCtx *ctx, const ClusterModel *model, CertsRoot *root, j
     return secretAppend(objects, object, data, err);
 }
 
-/* A leaf kept from data[certKey] and data[keyKey] of cached, or issued anew by root, as PEM texts. */
-static bool certsLeaf(MemCtx *ctx, const ClusterModel *model, const CertsRoot *root, const json_t *cached,
-                      const char *certKey, const char *keyKey, const PkiLeafSpec *want, ClusterBytes *cert,
-                      ClusterBytes *key, Err *err)
-{
-    PkiLeaf leaf;
-    PkiRenewal renewed;
-    if (!clusterSecretRead(ctx, cached, certKey, cert, err) || !clusterSecretRead(ctx, cached, keyKey, key, err) ||
-        !pkiLeafEnsure(ctx, &root->pair, cert->data, cert->len, key->data, key->len, want, model->clock, &leaf,
-                       &renewed, err))
-        return false;
-    return renewed == pkiRenewalNone || certsEncode(ctx, leaf.cert, leaf.key, cert, key, err);
-}
-
 /* <cluster>-cluster-cert or <cluster>-replication-cert: tls.crt, tls.key, ca.crt. */
 static bool certsTls(MemCtx *ctx, const ClusterModel *model, const CertsRoot *root, const char *suffix,
                      const char *certificateLabel, const PkiLeafSpec *want, json_t *objects, Err *err)
@@ -188,7 +161,7 @@ static bool certsTls(MemCtx *ctx, const ClusterModel *model, const CertsRoot *ro
         return errSet(err, errOutOfMemory, "cannot allocate a secret name");
     const json_t *cached = model->lookup(model->lookupArg, "Secret", model->namespace, name);
     ClusterBytes cert, key;
-    if (!certsLeaf(ctx, model, root, cached, "tls.crt", "tls.key", want, &cert, &key, err))
+    if (!clusterLeafKeep(ctx, model, &root->pair, cached, "tls.crt", "tls.key", want, &cert, &key, err))
         return errPrefix(err, "secret %s", name);
 
     json_t *labels = secretLabel(clusterLabels(model, NULL, NULL), CLUSTER_LABEL_CERTIFICATE, certificateLabel);
@@ -267,7 +240,7 @@ static bool certsInstance(MemCtx *ctx, const ClusterModel *model, const CertsRoo
     PkiLeafSpec want;
     ClusterBytes cert, key;
     if (!pkiSpecInstanceCert(ctx, instance->name, service, model->namespace, domain, &want, err) ||
-        !certsLeaf(ctx, model, root, cached, "dns.crt", "dns.key", &want, &cert, &key, err))
+        !clusterLeafKeep(ctx, model, &root->pair, cached, "dns.crt", "dns.key", &want, &cert, &key, err))
         return errPrefix(err, "secret %s", name);
     char *combined = memCtxAlloc(ctx, key.len + cert.len + 1);
     if (combined == NULL)
