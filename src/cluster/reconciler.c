@@ -532,6 +532,8 @@ static void stageUsers(ClusterRun *run)
     char host[600];
     snprintf(host, sizeof(host), "%s-primary.%s.svc", run->model.name, run->model.namespace);
     if (!usersClientCert(run, &caPem, &certPem, &keyPem, &err)) {
+        if (err.code == errInvalidArgument)
+            runEvent(run, eventWarning, "UsersNotReconciled", err.message);
         runFinish(run, reconcileError, &err);
         return;
     }
