@@ -43,6 +43,7 @@
 #define INSTANCE_CERT_MODE    0600
 #define INSTANCE_PATRONI_DIR  "/etc/patroni"
 #define INSTANCE_CERT_DIR     "/pgconf/tls"
+#define INSTANCE_PATRONI_CERT INSTANCE_PATRONI_DIR "/~postgres-operator/patroni.crt+key"
 #define INSTANCE_DATA_MOUNT   "/pgdata"
 #define INSTANCE_WAL_MOUNT    "/pgwal"
 #define INSTANCE_DEFAULT_NAME "kubectl.kubernetes.io/default-container"
@@ -93,15 +94,18 @@ static const char instanceStartupScript[] =
     "  ln -sfnT \"${waldir}\" \"${PGDATA}/pg_wal\"\n"
     "fi\n";
 
-/* replication-cert-copy, run as: bash -ceu -- <script> replication-cert-copy. It follows two projected volumes; a
- * renewed Secret or ConfigMap shows as a newer mtime of the directory (the kubelet swaps a symbolic link in it).
- * When /pgconf/tls changed, it copies the replication certificate again and signals the postmaster (the only
- * postgres whose parent is the pod's first process: Patroni daemonizes it) to reload its TLS files. When /etc/patroni
- * changed, it signals Patroni, which then reloads its configuration and, when the certificate's serial number
- * differs, its REST API's certificate. A descriptor on a pipe that nobody writes is each one's mark of the last
- * signal (its mtime); reading one of them serves as the 5 s timer. */
+/* replication-cert-copy, run as: bash -ceu -- <script> replication-cert-copy <Patroni's port>. It follows two
+ * projected volumes; a renewed Secret or ConfigMap shows as a newer mtime of the directory (the kubelet swaps a
+ * symbolic link in it). When /pgconf/tls changed, it copies the replication certificate again and signals the
+ * postmaster (the only postgres whose parent is the pod's first process: Patroni daemonizes it) to reload its TLS
+ * files. When /etc/patroni changed, it signals Patroni to reload its configuration. Patroni reloads its REST API's
+ * certificate on a SIGHUP only when its configuration did not change in the same reload (and signals that arrive
+ * within one of its cycles count as one), so until the REST API serves the serial number of the certificate on
+ * disk, the script signals again every 5 s, for at most 5 minutes. A descriptor on a pipe that nobody writes is
+ * each volume's mark of the last signal (its mtime); reading one of them is the 5 s timer. */
 static const char instanceCertCopyScript[] =
     "exec {tls}<> <(:) {api}<> <(:)\n"
+    "want='' tries=0\n"
     "while read -r -t 5 -u \"${tls}\" || true; do\n"
     "  if [[ " INSTANCE_CERT_DIR " -nt \"/proc/self/fd/${tls}\" ]] &&\n"
     "    install -m 0600 -t /tmp/replication " INSTANCE_CERT_DIR "/replication/{tls.crt,tls.key,ca.crt} &&\n"
@@ -114,7 +118,16 @@ static const char instanceCertCopyScript[] =
     "    pkill -HUP --exact --parent=0 patroni\n"
     "  then\n"
     "    exec {api}>&- && exec {api}<> <(:)\n"
+    "    want=$(openssl x509 -noout -serial -in " INSTANCE_PATRONI_CERT " 2>/dev/null || true) tries=60\n"
     "    stat --format='replication-cert-copy: reloaded Patroni for the files of %y' " INSTANCE_PATRONI_DIR "\n"
+    "  elif [[ -n \"${want}\" ]] && ((tries > 0)); then\n"
+    "    served=$(openssl s_client -connect \"127.0.0.1:$1\" </dev/null 2>/dev/null |\n"
+    "      openssl x509 -noout -serial 2>/dev/null || true)\n"
+    "    if [[ \"${served}\" == \"${want}\" ]]; then\n"
+    "      want='' && echo \"replication-cert-copy: Patroni serves ${served}\"\n"
+    "    else\n"
+    "      tries=$((tries - 1)) && pkill -HUP --exact --parent=0 patroni || true\n"
+    "    fi\n"
     "  fi\n"
     "done\n";
 
@@ -351,11 +364,13 @@ static json_t *instanceDatabase(MemCtx *ctx, const Instance *in)
 
 static json_t *instanceCertCopy(const Instance *in)
 {
+    char patroniPort[24];
+    snprintf(patroniPort, sizeof(patroniPort), "%lld", (long long)in->model->patroniPort);
     const json_t *sidecar = json_object_get(json_object_get(in->set->spec, "sidecars"), "replicaCertCopy");
     json_t *container = instanceContainer(in, "replication-cert-copy");
     bool ok = clusterPut(container, "command",
-                         json_pack("[s, s, s, s, s]", "bash", "-ceu", "--", instanceCertCopyScript,
-                                   "replication-cert-copy")) &&
+                         json_pack("[s, s, s, s, s, s]", "bash", "-ceu", "--", instanceCertCopyScript,
+                                   "replication-cert-copy", patroniPort)) &&
               clusterPutCopy(container, "resources", json_object_get(sidecar, "resources")) &&
               clusterPut(container, "volumeMounts",
                          json_pack("[o, o, o]", instanceMount("cert-volume", INSTANCE_CERT_DIR, true),

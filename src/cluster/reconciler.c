@@ -621,7 +621,15 @@ static void stageRollout(ClusterRun *run)
                 .pod = reconcilerLookup(run->reconciler, "Pod", model->namespace, podName),
             };
     }
-    ClusterRolloutStep step = clusterRolloutNext(members, count);
+    /* A switchover asked for and not done yet: Patroni's failover key still names someone. */
+    char failover[300];
+    snprintf(failover, sizeof(failover), "%s-ha-failover", model->name);
+    const json_t *failoverAnnotations = json_object_get(
+        json_object_get(reconcilerLookup(run->reconciler, "Endpoints", model->namespace, failover), "metadata"),
+        "annotations");
+    bool switchoverPending = json_string_length(json_object_get(failoverAnnotations, "leader")) > 0 ||
+                             json_string_length(json_object_get(failoverAnnotations, "member")) > 0;
+    ClusterRolloutStep step = clusterRolloutNext(members, count, switchoverPending);
     const char *podName = NULL;
     char message[700];
     bool ok = true;

@@ -5,15 +5,21 @@
 
 #include <string.h>
 
+/* Whether the StatefulSet controller has observed statefulSet's latest generation. */
+static bool rolloutObserved(const json_t *statefulSet)
+{
+    json_int_t observed =
+        json_integer_value(json_object_get(json_object_get(statefulSet, "status"), "observedGeneration"));
+    json_int_t generation = json_integer_value(json_object_get(json_object_get(statefulSet, "metadata"), "generation"));
+    return observed >= generation;
+}
+
 bool clusterRolloutOutdated(const json_t *statefulSet, const json_t *pod)
 {
-    const json_t *status = json_object_get(statefulSet, "status");
-    json_int_t observed = json_integer_value(json_object_get(status, "observedGeneration"));
-    json_int_t generation = json_integer_value(json_object_get(json_object_get(statefulSet, "metadata"), "generation"));
-    const char *wanted = json_string_value(json_object_get(status, "updateRevision"));
+    const char *wanted = json_string_value(json_object_get(json_object_get(statefulSet, "status"), "updateRevision"));
     const char *running = json_string_value(
         json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), "controller-revision-hash"));
-    return observed >= generation && wanted != NULL && running != NULL && strcmp(wanted, running) != 0;
+    return rolloutObserved(statefulSet) && wanted != NULL && running != NULL && strcmp(wanted, running) != 0;
 }
 
 /* A Pod that serves: Ready and not on its way out. */
@@ -40,14 +46,14 @@ static bool rolloutPrimary(const json_t *pod)
     return role != NULL && strcmp(role, "master") == 0;
 }
 
-ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_t count)
+ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_t count, bool switchoverPending)
 {
     ClusterRolloutStep step = {.action = rolloutNone};
     bool anyOutdated = false, settled = true, havePrimary = false;
     for (size_t memberIdx = 0; memberIdx < count; memberIdx++) {
         const ClusterRolloutMember *member = &members[memberIdx];
         anyOutdated = anyOutdated || (member->pod != NULL && clusterRolloutOutdated(member->statefulSet, member->pod));
-        settled = settled && rolloutReady(member->pod);
+        settled = settled && rolloutReady(member->pod) && rolloutObserved(member->statefulSet);
         if (member->pod != NULL && rolloutPrimary(member->pod)) {
             havePrimary = true;
             step.primary = memberIdx;
@@ -56,7 +62,7 @@ ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_
     if (!anyOutdated)
         return step;
     step.action = rolloutWait;
-    if (!settled || !havePrimary)
+    if (!settled || !havePrimary || switchoverPending)
         return step;
     for (size_t memberIdx = 0; memberIdx < count; memberIdx++)
         if (memberIdx != step.primary &&

@@ -1024,6 +1024,82 @@ both_sts_ready() {
 }
 check "the StatefulSets of both instances are READY 1/1" 120 both_sts_ready
 
+# --- Rolling update: a changed memory request --------------------------------------------------
+
+# The seed's architecture section: a change to the pod template (its
+# example: the memory request) is rolled out replicas first, then a
+# switchover, then the former primary, so a primary always serves. The edit
+# goes into the manifest copy as spec.instances[0].resources, re-applied.
+set_memory() {
+	sed -i "s/^\( *\)- name: instance1\$/&\n\1  resources:\n\1    requests:\n\1      memory: $1/" \
+		"$work/postgres/postgres.yaml" || return 1
+	diff kustomize/postgres/postgres.yaml "$work/postgres/postgres.yaml"
+	[ "$(grep -cE "^ +memory: $1\$" "$work/postgres/postgres.yaml")" = 1 ]
+}
+# instance_pods: hippo's instance pods, by name.
+instance_pods() { kn get pods -l "$L/cluster=hippo,$L/instance-set" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
+# revisions: each instance pod's controller-revision-hash against its
+# StatefulSet's updateRevision, one "pod=current/wanted" per line.
+revisions() {
+	local p sts
+	for p in $(instance_pods); do
+		sts=$(instance_of "$p")
+		echo "$p=$(kn get pod "$p" -o jsonpath='{.metadata.labels.controller-revision-hash}')/$(kn get sts "$sts" \
+			-o jsonpath='{.status.updateRevision}')"
+	done
+}
+# rolled MEMORY: every instance pod runs the new template (its revision is
+# its StatefulSet's, and it requests MEMORY), two Ready, one master.
+rolled() {
+	local p out
+	out=$(revisions)
+	echo "$out"
+	[ "$(grep -c . <<<"$out")" = 2 ] || return 1
+	while IFS='=/' read -r p current wanted; do
+		[ -n "$current" ] && [ "$current" = "$wanted" ] || return 1
+		[ "$(kn get pod "$p" -o jsonpath='{.spec.containers[?(@.name=="database")].resources.requests.memory}')" = "$1" ] ||
+			return 1
+	done <<<"$out"
+	instances_ready 2
+}
+rolling_update() {
+	local old_master old_replica t0 order
+	check "rolling update: the cluster is healthy and a client writes in a loop" 180 healthy || return 1
+	old_master=$(pods_with_role master) old_replica=$(pods_with_role replica)
+	start_writer rolling || {
+		tap_fail "rolling update: the writer starts" "$(tail -5 "$work/rolling.log")"
+		return 1
+	}
+	sleep 2
+	t0=$(now)
+	check "the manifest is edited: spec.instances[0].resources.requests.memory: 256Mi" 0 set_memory 256Mi || return 1
+	check "kubectl apply -k kustomize/postgres (with the memory request)" 0 kubectl apply -k "$work/postgres" || return 1
+	check "both instance pods are replaced with the new template (256Mi), one master and one replica Ready" 420 \
+		rolled 256Mi
+	check "rolling update: the primary moved by switchover to the former replica, $old_replica" 60 is_master "$old_replica"
+	check "rolling update: writes succeed through hippo-primary afterwards" 90 writes_after rolling "$(now)"
+	stop_writer rolling
+	check "rolling update: every write acknowledged before it survives" 0 kept rolling "$t0"
+	check "rolling update: $old_master comes back Ready as role=replica and streams" 420 rejoined "$old_master"
+	# The operator's Events say in which order it went: the replica, the switchover, the former primary.
+	order() {
+		local out
+		out=$(kn get events --field-selector involvedObject.kind=PostgresCluster,reason=RollingUpdate \
+			--sort-by=.metadata.creationTimestamp -o jsonpath='{range .items[*]}{.message}{"\n"}{end}')
+		echo "$out"
+		grep -q "^restarting $old_replica on" <<<"$out" &&
+			grep -q "^switching over from $old_master to $old_replica" <<<"$out" &&
+			grep -q "^restarting $old_master on" <<<"$out" &&
+			[ "$(grep -n "^restarting $old_replica on" <<<"$out" | cut -d: -f1 | tail -1)" -lt \
+				"$(grep -n "^switching over" <<<"$out" | cut -d: -f1 | tail -1)" ] &&
+			[ "$(grep -n "^switching over" <<<"$out" | cut -d: -f1 | tail -1)" -lt \
+				"$(grep -n "^restarting $old_master on" <<<"$out" | cut -d: -f1 | tail -1)" ]
+	}
+	check "rolling update: Events RollingUpdate in order: $old_replica restarted, switchover, $old_master restarted" 30 order
+	report rolling "$t0"
+}
+rolling_update
+
 # --- Scaling: 2 -> 3 -> 1 instances ----------------------------------------------------------
 
 # set_replicas N: spec.instances[0].replicas: N in the copy of kustomize/postgres.
@@ -1032,7 +1108,6 @@ set_replicas() {
 	diff kustomize/postgres/postgres.yaml "$work/postgres/postgres.yaml"
 	[ "$(grep -cE "^ +replicas: $1\$" "$work/postgres/postgres.yaml")" = 1 ]
 }
-instance_pods() { kn get pods -l "$L/cluster=hippo,$L/instance-set" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
 # status_counts N: hippo's status counts N replicas, N ready, in instance1.
 status_counts() {
 	local got

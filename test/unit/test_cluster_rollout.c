@@ -64,7 +64,7 @@ static void setPod(Fixture *fixture, size_t memberIdx, json_t *pod)
 
 static void assertStep(const Fixture *fixture, size_t count, ClusterRolloutAction action, size_t member)
 {
-    ClusterRolloutStep step = clusterRolloutNext(fixture->members, count);
+    ClusterRolloutStep step = clusterRolloutNext(fixture->members, count, false);
     assert_int_equal(step.action, action);
     if (action == rolloutDeletePod || action == rolloutSwitchover)
         assert_int_equal(step.member, member);
@@ -94,10 +94,12 @@ static void testReplicasFirstThenSwitchoverThenFormerPrimary(void **state)
     assertStep(fixture, 3, rolloutDeletePod, 2);
     setPod(fixture, 2, podOf("c", "new", false, true));
     /* Only the primary is old: switch over to the first replica. */
-    ClusterRolloutStep step = clusterRolloutNext(fixture->members, 3);
+    ClusterRolloutStep step = clusterRolloutNext(fixture->members, 3, false);
     assert_int_equal(step.action, rolloutSwitchover);
     assert_int_equal(step.member, 0);
     assert_int_equal(step.primary, 1);
+    /* Until Patroni clears its failover key, nothing else moves. */
+    assert_int_equal(clusterRolloutNext(fixture->members, 3, true).action, rolloutWait);
     /* During the switchover nobody holds the role: wait. */
     setPod(fixture, 1, podOf("b", "old", false, true));
     setPod(fixture, 0, podOf("a", "new", false, true));
@@ -143,6 +145,18 @@ static void testStatefulSetControllerBehind(void **state)
     assert_false(clusterRolloutOutdated(fixture->sets[0], fixture->pods[0]));
 }
 
+/* A StatefulSet whose new generation is not observed yet: its Pod is not judged, so nothing may move (that replica
+ * must not become a switchover's candidate while the primary's StatefulSet already says the primary is outdated). */
+static void testUnobservedStatefulSetWaits(void **state)
+{
+    Fixture *fixture = *state;
+    setPod(fixture, 1, podOf("b", "old", true, true));
+    json_object_set_new(json_object_get(fixture->sets[0], "metadata"), "generation", json_integer(3));
+    assertStep(fixture, 3, rolloutWait, 0);
+    json_object_set_new(json_object_get(fixture->sets[0], "status"), "observedGeneration", json_integer(3));
+    assertStep(fixture, 3, rolloutSwitchover, 0);
+}
+
 static void testNoPrimaryWaits(void **state)
 {
     Fixture *fixture = *state;
@@ -159,6 +173,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(testSingleInstanceRestartsInPlace, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testTerminatingPodWaits, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testStatefulSetControllerBehind, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testUnobservedStatefulSetWaits, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testNoPrimaryWaits, setUp, tearDown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
