@@ -753,6 +753,20 @@ static void stageDcs(ClusterRun *run)
     runAfterBatch(run, stagePrune);
 }
 
+/* A copy of the root CA Secret's intent whose ownerReferences are only the one to the cluster uid; NULL when out of
+ * memory. */
+static json_t *rootOwnBody(const json_t *object, const char *uid)
+{
+    json_t *body = json_deep_copy(object);
+    json_t *refs = json_object_get(json_object_get(body, "metadata"), "ownerReferences");
+    for (size_t refIdx = json_array_size(refs); refIdx-- > 0;) {
+        const char *refUid = json_string_value(json_object_get(json_array_get(refs, refIdx), "uid"));
+        if (refUid == NULL || strcmp(refUid, uid) != 0)
+            json_array_remove(refs, refIdx);
+    }
+    return body;
+}
+
 static void stageApply(ClusterRun *run)
 {
     Err err;
@@ -774,17 +788,28 @@ static void stageApply(ClusterRun *run)
             continue;
         logInfo(run->reconciler->log, cached == NULL ? "creating" : "updating",
                 logStr("namespace", run->model.namespace), logStr("kind", kind), logStr("name", name));
-        /* The root CA Secret is applied by every cluster of the namespace, each under a field manager of its own:
-         * under a shared one, an apply from a cache that lacks another cluster's fresh ownerReference would remove
-         * it (the manager owned it); under its own, a cluster owns only what it applies, and the others' stay. */
+        /* The root CA Secret is applied by every cluster of the namespace, each under a field manager of its own
+         * and with its own ownerReference only: under a shared manager, an apply from a cache that lacks another
+         * cluster's fresh reference would remove it (the manager owned it); and a manager that applied every
+         * cluster's reference would list them all in its managedFields, N entries of N references, which outgrows
+         * etcd's request limit at a few hundred clusters. The intent still lists the cached references, so that
+         * the comparison above asks for nothing when ours is there. */
         char manager[300];
         snprintf(manager, sizeof(manager), "%s", KUBE_FIELD_MANAGER);
-        if (strcmp(kind, "Secret") == 0 && strcmp(name, CLUSTER_ROOT_SECRET) == 0)
+        json_t *body = json_incref(object);
+        if (strcmp(kind, "Secret") == 0 && strcmp(name, CLUSTER_ROOT_SECRET) == 0) {
             snprintf(manager, sizeof(manager), "%s/%s", KUBE_FIELD_MANAGER, run->model.name);
+            json_decref(body);
+            body = rootOwnBody(object, run->model.uid);
+        }
         KubeRequest request;
-        if (!kubeRequestApplyAs(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, object,
-                                manager, &request, &err) ||
-            !runSend(run, apiVerbPatch, &request, false, &err)) {
+        bool sent = body != NULL || errSet(&err, errOutOfMemory, "out of memory applying %s", name);
+        sent = sent &&
+               kubeRequestApplyAs(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, body,
+                                  manager, &request, &err) &&
+               runSend(run, apiVerbPatch, &request, false, &err);
+        json_decref(body);
+        if (!sent) {
             runFail(run, &err);
             return;
         }
