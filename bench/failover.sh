@@ -28,19 +28,19 @@ source hack/lib.sh
 set +e
 # shellcheck source=../images/versions.env
 source images/versions.env
+# shellcheck source=../test/lib/e2e.sh
+source test/lib/e2e.sh
 export KUBECONFIG=${KUBECONFIG:-$KUBECONFIG_FILE} PATH=$KUBE_BIN:$PATH
 
 FAILOVER_RUNS=${1:-3}
 CREATE_RUNS=${2:-1}
-BNS=bench-failover
+NS=bench-failover
 L=postgres-operator.crunchydata.com
 IMAGE=$POSTGRES_17_IMAGE
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pgo-failover.XXXXXX")
 installed=0 writer_pid=''
 
-kb() { kubectl -n "$BNS" "$@"; }
 say() { printf '%s\n' "$*" >&2; }
-now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
 # stats: min / median / max of the numbers on stdin.
 stats() {
@@ -51,12 +51,12 @@ stats() {
 }
 
 delete_hippo() {
-	kb delete postgrescluster hippo --ignore-not-found --wait=true --timeout=180s >/dev/null 2>&1
+	kn delete postgrescluster hippo --ignore-not-found --wait=true --timeout=180s >/dev/null 2>&1
 }
 cleanup() {
 	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
 	delete_hippo
-	kubectl delete namespace "$BNS" --ignore-not-found --timeout=180s >/dev/null 2>&1
+	kubectl delete namespace "$NS" --ignore-not-found --timeout=180s >/dev/null 2>&1
 	if [ "$installed" = 1 ]; then
 		kubectl delete -k kustomize/install/default --ignore-not-found --timeout=120s >/dev/null 2>&1
 		kubectl delete -k kustomize/install/namespace --ignore-not-found --timeout=180s >/dev/null 2>&1
@@ -79,50 +79,25 @@ kubectl wait --for=condition=Established "crd/postgresclusters.$L" --timeout=60s
 kubectl -n postgres-operator rollout status deployment/pgo --timeout=180s >/dev/null ||
 	die "the operator does not roll out"
 
-# The restricted container security context, for the bench's own pods.
-security() {
-	cat <<-'EOF'
-		      securityContext:
-		        allowPrivilegeEscalation: false
-		        capabilities: {drop: [ALL]}
-		        readOnlyRootFilesystem: true
-		        runAsNonRoot: true
-		        seccompProfile: {type: RuntimeDefault}
-	EOF
-}
 # probe_pod: a bare psql pod, made before hippo exists (nothing of hippo's
 # mounted, so it starts at once); the Secret's uri and the CA are passed on
 # each attempt.
 probe_pod() {
-	kb apply -f - >/dev/null <<-EOF || return 1
-		apiVersion: v1
-		kind: Pod
-		metadata: {name: probe}
-		spec:
-		  enableServiceLinks: false
-		  automountServiceAccountToken: false
-		  terminationGracePeriodSeconds: 1
-		  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-		  containers:
-		    - name: psql
-		      image: $IMAGE
-		      imagePullPolicy: IfNotPresent
-		      command: [sleep, infinity]
-		$(security)
+	sleeper_pod probe psql <<-EOF | kn apply -f - >/dev/null || return 1
 		      volumeMounts: [{name: tmp, mountPath: /tmp}]
 		  volumes: [{name: tmp, emptyDir: {sizeLimit: 16Mi}}]
 	EOF
-	kb wait --for=condition=Ready pod/probe --timeout=120s >/dev/null
+	kn wait --for=condition=Ready pod/probe --timeout=120s >/dev/null
 }
 # try_insert: one INSERT over verify-full with the Secret's uri, from the
 # probe pod; fails while anything is missing.
 try_insert() {
 	local uri ca
-	uri=$(kb get secret hippo-pguser-hippo -o go-template='{{.data.uri | base64decode}}' 2>/dev/null) || return 1
-	ca=$(kb get secret pgo-root-cacert -o go-template='{{index .data "root.crt" | base64decode}}' 2>/dev/null) ||
+	uri=$(kn get secret hippo-pguser-hippo -o go-template='{{.data.uri | base64decode}}' 2>/dev/null) || return 1
+	ca=$(kn get secret pgo-root-cacert -o go-template='{{index .data "root.crt" | base64decode}}' 2>/dev/null) ||
 		return 1
 	[ -n "$uri" ] && [ -n "$ca" ] || return 1
-	printf '%s\n%s\n' "$uri" "$ca" | timeout 20 kubectl -n "$BNS" exec -i probe -- sh -c '
+	printf '%s\n%s\n' "$uri" "$ca" | timeout 20 kubectl -n "$NS" exec -i probe -- sh -c '
 		read -r uri; cat >/tmp/ca.crt
 		PGSSLMODE=verify-full PGSSLROOTCERT=/tmp/ca.crt PGCONNECT_TIMEOUT=3 psql "$uri" -XAtq -v ON_ERROR_STOP=1 \
 			-c "CREATE SCHEMA IF NOT EXISTS bench" \
@@ -131,21 +106,20 @@ try_insert() {
 			-c "INSERT INTO bench.writes (label, n) VALUES ('"'"'create'"'"', 1) ON CONFLICT DO NOTHING"' \
 		>/dev/null 2>&1
 }
-primary_pod() { kb get pods -l "$L/cluster=hippo,$L/role=master" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
-ready_of() { kb get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null; }
+primary_pod() { pods_with_role hippo master; }
 
 # --- (a) apply to a writable primary ------------------------------------------------
 
 create_run() {
 	local run=$1 t0 t_secret='' t_ready='' t_write='' p
 	delete_hippo
-	kubectl create namespace "$BNS" >/dev/null 2>&1
+	kubectl create namespace "$NS" >/dev/null 2>&1
 	probe_pod || die "the probe pod does not start"
 	t0=$(now)
-	kubectl kustomize kustomize/postgres | sed "s/^\(  namespace:\) postgres-operator$/\1 $BNS/" |
+	kubectl kustomize kustomize/postgres | sed "s/^\(  namespace:\) postgres-operator$/\1 $NS/" |
 		kubectl apply -f - >/dev/null || die "applying hippo failed"
 	while [ "$(since "$t0" | cut -d. -f1)" -lt 900 ]; do
-		[ -z "$t_secret" ] && kb get secret hippo-pguser-hippo >/dev/null 2>&1 && t_secret=$(now)
+		[ -z "$t_secret" ] && kn get secret hippo-pguser-hippo >/dev/null 2>&1 && t_secret=$(now)
 		if [ -z "$t_ready" ]; then
 			p=$(primary_pod)
 			[ -n "$p" ] && [ "$(ready_of "$p")" = True ] && t_ready=$(now)
@@ -158,7 +132,7 @@ create_run() {
 	done
 	if [ -z "$t_write" ]; then
 		say "run $run: no writable primary within 900 s"
-		kb get postgrescluster,statefulsets,pods,secrets -o wide >&2
+		kn get postgrescluster,statefulsets,pods,secrets -o wide >&2
 		kubectl -n postgres-operator logs deployment/pgo --tail=20 >&2
 		return 1
 	fi
@@ -170,10 +144,10 @@ create_run() {
 
 # A namespace left by an earlier run may still be going away.
 for _ in $(seq 180); do
-	[ "$(kubectl get namespace "$BNS" -o jsonpath='{.status.phase}' 2>/dev/null)" = Terminating ] || break
+	[ "$(kubectl get namespace "$NS" -o jsonpath='{.status.phase}' 2>/dev/null)" = Terminating ] || break
 	sleep 1
 done
-say "(a) creating hippo in namespace $BNS, $CREATE_RUNS time(s)"
+say "(a) creating hippo in namespace $NS, $CREATE_RUNS time(s)"
 for run in $(seq 1 "$CREATE_RUNS"); do
 	create_run "$run" || die "hippo did not become writable"
 done
@@ -182,22 +156,9 @@ echo "(a) apply -> writable primary: $(stats <"$WORK/create.times")"
 # --- (b) write gap when the primary pod is deleted ---------------------------------------
 
 client_pod() {
-	kb create configmap writer --from-file=writer.sh=test/e2e/patroni/writer.sh \
-		--dry-run=client -o yaml | kb apply -f - >/dev/null || return 1
-	kb apply -f - >/dev/null <<-EOF || return 1
-		apiVersion: v1
-		kind: Pod
-		metadata: {name: client}
-		spec:
-		  enableServiceLinks: false
-		  automountServiceAccountToken: false
-		  terminationGracePeriodSeconds: 1
-		  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-		  containers:
-		    - name: psql
-		      image: $IMAGE
-		      imagePullPolicy: IfNotPresent
-		      command: [sleep, infinity]
+	kn create configmap writer --from-file=writer.sh=test/e2e/patroni/writer.sh \
+		--dry-run=client -o yaml | kn apply -f - >/dev/null || return 1
+	sleeper_pod client psql <<-EOF | kn apply -f - >/dev/null || return 1
 		      env:
 		        - {name: PGHOST, valueFrom: {secretKeyRef: {name: hippo-pguser-hippo, key: host}}}
 		        - {name: PGPORT, valueFrom: {secretKeyRef: {name: hippo-pguser-hippo, key: port}}}
@@ -208,7 +169,6 @@ client_pod() {
 		        - {name: PGSSLROOTCERT, value: /pgconf/ca.crt}
 		        - {name: PGCONNECT_TIMEOUT, value: "2"}
 		        - {name: PGOPTIONS, value: "-c search_path=bench"}
-		$(security)
 		      volumeMounts:
 		        - {name: ca, mountPath: /pgconf, readOnly: true}
 		        - {name: writer, mountPath: /opt/writer, readOnly: true}
@@ -221,17 +181,17 @@ client_pod() {
 		    - name: tmp
 		      emptyDir: {sizeLimit: 64Mi}
 	EOF
-	kb wait --for=condition=Ready pod/client --timeout=120s >/dev/null
+	kn wait --for=condition=Ready pod/client --timeout=120s >/dev/null
 }
-csql() { timeout 60 kubectl -n "$BNS" exec client -- psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
+csql() { timeout 60 kubectl -n "$NS" exec client -- psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
 # healthy: two Ready instance pods, one master, and a row written through
 # hippo-primary is read through hippo-replicas.
 healthy() {
 	local pods p masters=0 replicas=0 n
-	pods=$(kb get pods -l "$L/cluster=hippo,$L/instance" -o jsonpath='{.items[*].metadata.name}')
+	pods=$(kn get pods -l "$L/cluster=hippo,$L/instance" -o jsonpath='{.items[*].metadata.name}')
 	for p in $pods; do
 		[ "$(ready_of "$p")" = True ] || return 1
-		case $(kb get pod "$p" -o jsonpath="{.metadata.labels.postgres-operator\.crunchydata\.com/role}") in
+		case $(role_of "$p") in
 		master) masters=$((masters + 1)) ;;
 		replica) replicas=$((replicas + 1)) ;;
 		esac
@@ -239,7 +199,7 @@ healthy() {
 	[ "$masters" = 1 ] && [ "$replicas" = 1 ] || return 1
 	n=$RANDOM$RANDOM
 	csql -c "INSERT INTO writes (label, n) VALUES ('sync', $n)" >/dev/null 2>&1 &&
-		[ "$(csql "host=hippo-replicas.$BNS.svc" -c "SELECT count(*) FROM writes WHERE label = 'sync' AND n = $n" \
+		[ "$(csql "host=hippo-replicas.$NS.svc" -c "SELECT count(*) FROM writes WHERE label = 'sync' AND n = $n" \
 			2>/dev/null)" = 1 ]
 }
 wait_for() {
@@ -252,7 +212,7 @@ wait_for() {
 }
 
 say "(b) scaling hippo to two instances"
-kb patch postgrescluster hippo --type=json \
+kn patch postgrescluster hippo --type=json \
 	-p '[{"op": "add", "path": "/spec/instances/0/replicas", "value": 2}]' >/dev/null || die "patching hippo failed"
 client_pod || die "the client pod does not start"
 wait_for 600 healthy || die "hippo does not reach one primary and one streaming replica"
@@ -264,7 +224,7 @@ failover_run() {
 		return 1
 	}
 	old=$(primary_pod)
-	(timeout 600 kubectl -n "$BNS" exec client -- /opt/writer/writer.sh "$label" 540 >"$WORK/$label.log" 2>&1) &
+	(timeout 600 kubectl -n "$NS" exec client -- /opt/writer/writer.sh "$label" 540 >"$WORK/$label.log" 2>&1) &
 	writer_pid=$!
 	wait_for 30 grep -q '^ok ' "$WORK/$label.log" || {
 		say "run $run: the writer does not write: $(tail -3 "$WORK/$label.log")"
@@ -272,13 +232,13 @@ failover_run() {
 	}
 	sleep 3
 	t0=$(now)
-	kb delete pod "$old" --wait=false >/dev/null
+	kn delete pod "$old" --wait=false >/dev/null
 	new_master() { local p; p=$(primary_pod); [ -n "$p" ] && [ "$p" != "$old" ]; }
 	wait_for 300 new_master && t1=$(now)
 	resumed() { awk -v t="$t0" '$1 == "ok" && $3 > t { f = 1 } END { exit !f }' "$WORK/$label.log"; }
 	wait_for 120 resumed && t2=$(now)
 	sleep 5
-	timeout 30 kubectl -n "$BNS" exec client -- touch "/tmp/stop-$label" >/dev/null 2>&1
+	timeout 30 kubectl -n "$NS" exec client -- touch "/tmp/stop-$label" >/dev/null 2>&1
 	wait_for 30 grep -q '^done ' "$WORK/$label.log"
 	kill "$writer_pid" 2>/dev/null
 	wait "$writer_pid" 2>/dev/null

@@ -51,12 +51,9 @@
 source "$(dirname "$0")/../lib/tap.sh"
 # shellcheck source=../lib/kube.sh
 source "$(dirname "$0")/../lib/kube.sh"
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root" || exit 1
-# The seed's commands call kubectl by name: use the cluster's own version.
-PATH=$KUBE_BIN:$PATH
-unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE PGSSLROOTCERT \
-	PGSERVICE PGSERVICEFILE PGOPTIONS PGCONNECT_TIMEOUT PGAPPNAME
+# shellcheck source=../lib/e2e.sh
+source "$(dirname "$0")/../lib/e2e.sh"
+e2e_prepare
 
 NS=postgres-operator
 L=postgres-operator.crunchydata.com
@@ -73,11 +70,6 @@ t_start=$(date +%s.%N)
 
 # --- helpers --------------------------------------------------------------------
 
-kn() { kubectl -n "$NS" "$@"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
-comment() { printf '%s\n' "$@" | sed 's/^/# /'; }
-
 uninstall() {
 	kn delete pod "$CLIENT" --ignore-not-found --wait=false >/dev/null 2>&1
 	if kubectl get crd postgresclusters.postgres-operator.crunchydata.com >/dev/null 2>&1; then
@@ -88,9 +80,7 @@ uninstall() {
 			kn patch "$c" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
 		done
 	fi
-	kubectl delete -k kustomize/install/default --ignore-not-found --timeout=120s >/dev/null 2>&1
-	kubectl delete -k kustomize/install/namespace --ignore-not-found --timeout=180s >/dev/null 2>&1
-	retry_until 120 sh -c "! kubectl get namespace $NS"
+	uninstall_operator
 }
 
 cleanup() {
@@ -101,15 +91,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ready_of() { kn get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null; }
-role_of() { kn get pod "$1" -o jsonpath="{.metadata.labels.postgres-operator\.crunchydata\.com/role}" 2>/dev/null; }
-instance_of() { kn get pod "$1" -o jsonpath="{.metadata.labels.postgres-operator\.crunchydata\.com/instance}" 2>/dev/null; }
-pod_ip() { kn get pod "$1" -o jsonpath='{.status.podIP}' 2>/dev/null; }
-uid_of() { kn get "$1" "$2" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
-# instance_pods CLUSTER: the cluster's instance pods, by name.
-instance_pods() { kn get pods -l "$L/cluster=$1,$L/instance-set" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
-# pods_with_role CLUSTER ROLE: the cluster's pods labelled ROLE (master, replica).
-pods_with_role() { kn get pods -l "$L/cluster=$1,$L/role=$2" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
 # secret_key NAME KEY: the decoded value of KEY in Secret NAME.
 secret_key() { kn get secret "$1" -o go-template="{{index .data \"$2\" | base64decode}}" 2>/dev/null; }
 # serial_of: the serial number of the first certificate of stdin.
@@ -169,41 +150,12 @@ diagnose() {
 		kn get postgrescluster "$c" -o jsonpath='{.status}' 2>&1 | head -c 1500
 		echo
 	done
-	echo "--- events (last 15)"
-	kn get events --sort-by=.lastTimestamp 2>&1 | tail -15
-	echo "--- operator log (last 25 lines)"
-	kn logs deployment/pgo --tail=25 2>&1
+	diagnose_operator 25
 	for p in $(instance_pods hippo) $(instance_pods rhino); do
 		echo "--- $p: replication-cert-copy (last 5 lines)"
 		kn logs "$p" -c replication-cert-copy --tail=5 2>&1
-		[ "$(ready_of "$p")" = True ] && continue
-		echo "--- pod $p is not Ready: describe (last 15 lines), database log (last 15 lines)"
-		kn describe pod "$p" 2>&1 | tail -15
-		kn logs "$p" -c database --tail=15 2>&1
+		diagnose_unready "$p"
 	done
-}
-
-# check NAME SECONDS COMMAND...: run COMMAND every second until it passes or
-# SECONDS pass (0: once); on failure the last attempt's output and
-# diagnose's go into the comment. Returns COMMAND's verdict.
-check() {
-	local name=$1 seconds=$2 start=$SECONDS
-	shift 2
-	until "$@" >"$work/check.out" 2>&1; do
-		if [ $((SECONDS - start)) -ge "$seconds" ]; then
-			tap_fail "$name" "$(tail -25 "$work/check.out")"
-			diagnose 2>&1 | sed 's/^/# /'
-			return 1
-		fi
-		sleep 1
-	done
-	tap_ok "$name"
-}
-
-bail() {
-	echo "# bailing out: $1"
-	tap_done
-	exit 1
 }
 
 # --- the user's certificate authority -----------------------------------------------
@@ -318,32 +270,13 @@ edit_plain() {
 
 # --- preconditions ------------------------------------------------------------------
 
-if ! cluster_reachable; then
-	tap_fail "cluster reachable" "the local cluster does not answer; run 'make cluster-up'"
-	tap_done
-	exit 1
-fi
-images_present() {
-	local have ref ok=0
-	have=$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null)
-	for ref in "$OPERATOR_IMAGE" "$IMAGE"; do
-		grep -qxF "$ref" <<<"$have" || {
-			echo "$ref is not in the cluster's containerd (make operator-image; hack/build-images.sh --import)"
-			ok=1
-		}
-	done
-	return $ok
-}
+require_cluster
 check "the operator image and $IMAGE are in the cluster's containerd" 0 images_present
 uninstall
 
 # --- install, the user's certificates, two clusters ---------------------------------------------
 
-check "kubectl apply -k kustomize/install/namespace" 0 kubectl apply -k kustomize/install/namespace
-check "kubectl apply --server-side -k kustomize/install/default" 0 \
-	kubectl apply --server-side -k kustomize/install/default
-check "the operator Deployment rolls out" 0 \
-	kubectl -n postgres-operator rollout status deployment/pgo --timeout=180s || bail "the operator does not run"
+install_operator || bail "the operator does not run"
 
 check "openssl makes a CA (EC P-256), a server certificate for hippo-primary and a client certificate for _crunchyrepl" \
 	0 make_pki || bail "no certificates"
@@ -372,24 +305,6 @@ t_apply=$(now)
 check "kubectl apply -k (hippo with custom TLS)" 0 kubectl apply -k "$work/hippo" || bail "hippo could not be created"
 check "kubectl apply -k (rhino)" 0 kubectl apply -k "$work/rhino"
 
-# instances_ready CLUSTER N: N instance pods, all Ready, one role=master, the others role=replica.
-instances_ready() {
-	local pods p n=0 roles=
-	pods=$(instance_pods "$1")
-	for p in $pods; do
-		n=$((n + 1))
-		[ "$(ready_of "$p")" = True ] || {
-			echo "$p is not Ready"
-			return 1
-		}
-		roles="$roles $(role_of "$p")"
-	done
-	[ "$n" = "$2" ] && [ "$(tr ' ' '\n' <<<"$roles" | grep -c '^master$')" = 1 ] &&
-		[ "$(tr ' ' '\n' <<<"$roles" | grep -c '^replica$')" = $(($2 - 1)) ] || {
-		echo "pods: $pods; roles:$roles"
-		return 1
-	}
-}
 check "hippo: two instance pods Ready, one role=master, one role=replica" 480 instances_ready hippo 2 ||
 	bail "hippo does not run with the custom certificates"
 comment "apply to both hippo instances Ready: $(elapsed "$t_apply") s"
@@ -457,31 +372,10 @@ check "the operator issues no hippo-cluster-cert nor hippo-replication-cert (the
 client_pod() {
 	kn create configmap "$CLIENT-ca" --from-file=user-ca.crt="$pki/ca.crt" --dry-run=client -o yaml |
 		kubectl apply -f - >/dev/null || return 1
-	kubectl apply --filename=- <<-EOF || return 1
-		apiVersion: v1
-		kind: Pod
-		metadata:
-		  name: $CLIENT
-		  namespace: $NS
-		spec:
-		  enableServiceLinks: false
-		  automountServiceAccountToken: false
-		  terminationGracePeriodSeconds: 1
-		  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-		  containers:
-		    - name: client
-		      image: $IMAGE
-		      imagePullPolicy: IfNotPresent
-		      command: [sleep, infinity]
+	sleeper_pod "$CLIENT" client <<-EOF | kubectl apply --filename=- || return 1
 		      env:
 		        - name: PGPASSWORD
 		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: password } }
-		      securityContext:
-		        allowPrivilegeEscalation: false
-		        capabilities: {drop: [ALL]}
-		        readOnlyRootFilesystem: true
-		        runAsNonRoot: true
-		        seccompProfile: {type: RuntimeDefault}
 		      volumeMounts:
 		        - {name: certs, mountPath: /certs, readOnly: true}
 		  volumes:
@@ -733,21 +627,12 @@ fi
 
 # --- uninstall ---------------------------------------------------------------------------
 
-gone() {
-	local out
-	out=$(kn get statefulsets,pods,services,persistentvolumeclaims,secrets,configmaps,jobs \
-		-l "$L/cluster in (hippo,rhino)" -o name 2>&1)
-	[ -z "$out" ] && ! kn get postgrescluster hippo >/dev/null 2>&1 && ! kn get postgrescluster rhino >/dev/null 2>&1 || {
-		echo "left: $out"
-		return 1
-	}
-}
 if [ "${CERTIFICATES_KEEP:-0}" != 1 ]; then
 	kn delete pod "$CLIENT" --wait=false >/dev/null 2>&1
 	kn delete configmap "$CLIENT-ca" >/dev/null 2>&1
 	check "kubectl delete -k (hippo, rhino)" 0 \
 		eval 'kubectl delete -k "$work/hippo" --timeout=180s && kubectl delete -k "$work/rhino" --timeout=180s'
-	check "hippo, rhino and every object they owned are gone" 180 gone
+	check "hippo, rhino and every object they owned are gone" 180 gone hippo rhino
 	kn delete secret "$SERVER_SECRET" "$REPL_SECRET" --ignore-not-found >/dev/null 2>&1
 	uninstalled=1
 	check "the seed's uninstall removes the operator and namespace postgres-operator" 0 uninstall

@@ -55,13 +55,9 @@
 source "$(dirname "$0")/../lib/tap.sh"
 # shellcheck source=../lib/kube.sh
 source "$(dirname "$0")/../lib/kube.sh"
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root" || exit 1
-# The seed's commands call kubectl by name: use the cluster's own version.
-PATH=$KUBE_BIN:$PATH
-# Nothing from the caller's environment may steer a psql here.
-unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE PGSSLROOTCERT \
-	PGSERVICE PGSERVICEFILE PGOPTIONS PGCONNECT_TIMEOUT PGAPPNAME
+# shellcheck source=../lib/e2e.sh
+source "$(dirname "$0")/../lib/e2e.sh"
+e2e_prepare
 export PGPASSFILE=/dev/null
 
 NS=postgres-operator
@@ -73,15 +69,9 @@ pf_pid='' writer_pid='' uninstalled=0
 
 # --- helpers --------------------------------------------------------------------
 
-kn() { kubectl -n "$NS" "$@"; }
-now() { date +%s.%N; }
-comment() { printf '%s\n' "$@" | sed 's/^/# /'; }
-
 uninstall() {
 	kubectl delete -k kustomize/postgres --ignore-not-found --wait=true --timeout=180s >/dev/null 2>&1
-	kubectl delete -k kustomize/install/default --ignore-not-found --timeout=120s >/dev/null 2>&1
-	kubectl delete -k kustomize/install/namespace --ignore-not-found --timeout=180s >/dev/null 2>&1
-	retry_until 120 sh -c "! kubectl get namespace $NS"
+	uninstall_operator
 }
 
 stop_forward() {
@@ -114,58 +104,21 @@ diagnose() {
 	echo "--- hippo .status"
 	kn get postgrescluster hippo -o jsonpath='{.status}' 2>&1 | head -c 2500
 	echo
-	echo "--- events (last 15)"
-	kn get events --sort-by=.lastTimestamp 2>&1 | tail -15
-	echo "--- operator log (last 30 lines)"
-	kn logs deployment/pgo --tail=30 2>&1
+	diagnose_operator 30
 	if [ -n "$pf_pid" ]; then
 		echo "--- kubectl port-forward (pid $pf_pid, $(kill -0 "$pf_pid" 2>/dev/null && echo running || echo exited))"
 		tail -5 "$work/pf.log"
 	fi
 	local p
 	for p in $(kn get pods -l "$L/cluster=hippo" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}' 2>/dev/null); do
-		[ "$(ready_of "$p")" = True ] && continue
-		echo "--- pod $p is not Ready: describe (last 15 lines), database log (last 15 lines)"
-		kn describe pod "$p" 2>&1 | tail -15
-		kn logs "$p" -c database --tail=15 2>&1
+		diagnose_unready "$p"
 	done
-}
-
-# check NAME SECONDS COMMAND...: run COMMAND in this shell, every second
-# until it passes or SECONDS pass (0: once); on failure the last attempt's
-# output and diagnose's go into the comment. Returns COMMAND's verdict.
-check() {
-	local name=$1 seconds=$2 start=$SECONDS
-	shift 2
-	until "$@" >"$work/check.out" 2>&1; do
-		if [ $((SECONDS - start)) -ge "$seconds" ]; then
-			tap_fail "$name" "$(tail -25 "$work/check.out")"
-			diagnose 2>&1 | sed 's/^/# /'
-			return 1
-		fi
-		sleep 1
-	done
-	tap_ok "$name"
-}
-
-# bail REASON: the later checks have nothing to stand on.
-bail() {
-	echo "# bailing out: $1"
-	tap_done
-	exit 1
 }
 
 # secret_value KEY: the seed's go-template read of the user Secret.
 secret_value() {
 	kubectl get secrets -n "$NS" "$SECRET" -o go-template="{{index .data \"$1\" | base64decode}}"
 }
-ready_of() { kn get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null; }
-role_of() { kn get pod "$1" -o jsonpath="{.metadata.labels.postgres-operator\.crunchydata\.com/role}" 2>/dev/null; }
-instance_of() { kn get pod "$1" -o jsonpath="{.metadata.labels.postgres-operator\.crunchydata\.com/instance}" 2>/dev/null; }
-pod_ip() { kn get pod "$1" -o jsonpath='{.status.podIP}' 2>/dev/null; }
-uid_of() { kn get "$1" "$2" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
-# pods_with_role ROLE: hippo's pods labelled ROLE (master, replica), by name.
-pods_with_role() { kn get pods -l "$L/cluster=hippo,$L/role=$1" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
 # endpoint_ips NAME: the addresses of Endpoints NAME, sorted, one line.
 endpoint_ips() {
 	kn get endpoints "$1" -o jsonpath='{range .subsets[*].addresses[*]}{.ip}{"\n"}{end}' 2>/dev/null |
@@ -242,32 +195,13 @@ csql() { timeout 60 kubectl -n "$NS" exec tutorial-client -- psql -XAtq -v ON_ER
 
 # --- preconditions ------------------------------------------------------------------
 
-if ! cluster_reachable; then
-	tap_fail "cluster reachable" "the local cluster does not answer; run 'make cluster-up'"
-	tap_done
-	exit 1
-fi
-images_present() {
-	local have ref ok=0
-	have=$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null)
-	for ref in "$OPERATOR_IMAGE" "$IMAGE"; do
-		grep -qxF "$ref" <<<"$have" || {
-			echo "$ref is not in the cluster's containerd (make operator-image; hack/build-images.sh --import)"
-			ok=1
-		}
-	done
-	return $ok
-}
+require_cluster
 check "the operator image and $IMAGE are in the cluster's containerd" 0 images_present
 uninstall
 
 # --- Quickstart: install ------------------------------------------------------------------
 
-check "kubectl apply -k kustomize/install/namespace" 0 kubectl apply -k kustomize/install/namespace
-check "kubectl apply --server-side -k kustomize/install/default" 0 \
-	kubectl apply --server-side -k kustomize/install/default
-check "the operator Deployment rolls out" 0 \
-	kubectl -n postgres-operator rollout status deployment/pgo --timeout=180s
+install_operator
 operator_running() {
 	local out
 	out=$(kubectl -n postgres-operator get pods \
@@ -316,7 +250,7 @@ check "hippo's instance pod (the seed's selector) is Ready and labelled role=mas
 comment "$(kubectl -n postgres-operator get pods \
 	--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance \
 	-L "$L/role" 2>&1)"
-comment "apply to instance Ready: $(awk -v a="$t_apply" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
+comment "apply to instance Ready: $(elapsed "$t_apply") s"
 
 # status_ready N: hippo's status counts N ready replicas in instance1.
 status_ready() {
@@ -569,7 +503,7 @@ serving() {
 heal_configmap() {
 	local cm=$1 what=$2 uid digest pod pod_uid pod_restarts
 	uid=$(uid_of configmap "$cm") digest=$(data_digest configmap "$cm")
-	pod=$(pods_with_role master)
+	pod=$(pods_with_role hippo master)
 	pod_uid=$(uid_of pod "$pod") pod_restarts=$(restarts "$pod")
 	[ -n "$uid" ] && [ -n "$digest" ] && [ -n "$pod_uid" ] || {
 		tap_fail "ConfigMap $cm deleted" "ConfigMap $cm (uid '$uid', data digest '$digest') or the primary ('$pod') is missing"
@@ -593,7 +527,7 @@ heal_configmap hippo-pgbackrest-config "pgBackRest's configuration"
 # Archiving goes on through pgBackRest's recreated configuration: a WAL segment switched after it is archived.
 archiving() {
 	local pod before after
-	pod=$(pods_with_role master)
+	pod=$(pods_with_role hippo master)
 	before=$(pgx "$pod" -c "SELECT archived_count FROM pg_stat_archiver") || return 1
 	pgx "$pod" -c "INSERT INTO e2e.writes (label, n) VALUES ('archive', $((RANDOM * 32768 + RANDOM)))" \
 		-c "SELECT pg_switch_wal()" >/dev/null || return 1
@@ -658,12 +592,7 @@ application_job() {
 		            - {name: PGSSLMODE, value: verify-full}
 		            - {name: PGSSLROOTCERT, value: /pgconf/ca.crt}
 		            - {name: PGCONNECT_TIMEOUT, value: "5"}
-		          securityContext:
-		            allowPrivilegeEscalation: false
-		            capabilities: {drop: [ALL]}
-		            readOnlyRootFilesystem: true
-		            runAsNonRoot: true
-		            seccompProfile: {type: RuntimeDefault}
+		$(container_security 10)
 		          volumeMounts:
 		            - {name: ca, mountPath: /pgconf, readOnly: true}
 		      volumes:
@@ -697,22 +626,7 @@ tap_skip "the seed's Keycloak Deployment" "quay.io/keycloak/keycloak cannot be p
 client_pod() {
 	kn create configmap tutorial-writer --from-file=writer.sh=test/e2e/patroni/writer.sh \
 		--dry-run=client -o yaml | kubectl apply -f - >/dev/null || return 1
-	kubectl apply --filename=- <<-EOF || return 1
-		apiVersion: v1
-		kind: Pod
-		metadata:
-		  name: tutorial-client
-		  namespace: postgres-operator
-		spec:
-		  enableServiceLinks: false
-		  automountServiceAccountToken: false
-		  terminationGracePeriodSeconds: 1
-		  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-		  containers:
-		    - name: psql
-		      image: $IMAGE
-		      imagePullPolicy: IfNotPresent
-		      command: [sleep, infinity]
+	sleeper_pod tutorial-client psql <<-EOF | kubectl apply --filename=- || return 1
 		      env:
 		        - name: PGHOST
 		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: host } }
@@ -729,12 +643,6 @@ client_pod() {
 		        - {name: PGCONNECT_TIMEOUT, value: "2"}
 		        - {name: PGOPTIONS, value: "-c search_path=e2e"}
 		        - {name: PGAPPNAME, value: tutorial-client}
-		      securityContext:
-		        allowPrivilegeEscalation: false
-		        capabilities: {drop: [ALL]}
-		        readOnlyRootFilesystem: true
-		        runAsNonRoot: true
-		        seccompProfile: {type: RuntimeDefault}
 		      volumeMounts:
 		        - {name: ca, mountPath: /pgconf, readOnly: true}
 		        - {name: writer, mountPath: /opt/writer, readOnly: true}
@@ -773,28 +681,7 @@ edit_manifest() {
 check "the manifest is edited: spec.instances[0].replicas: 2" 0 edit_manifest || bail "could not edit the manifest"
 check "kubectl apply -k kustomize/postgres (with replicas: 2)" 0 kubectl apply -k "$work/postgres"
 
-# instances_ready N: N instance pods (the seed's instance-set selector), all
-# Ready, one role=master, the others role=replica.
-instances_ready() {
-	local want=$1 pods p n=0 roles=
-	pods=$(kubectl -n postgres-operator get pods \
-		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance-set \
-		-o jsonpath='{.items[*].metadata.name}')
-	for p in $pods; do
-		n=$((n + 1))
-		[ "$(ready_of "$p")" = True ] || {
-			echo "$p is not Ready"
-			return 1
-		}
-		roles="$roles $(role_of "$p")"
-	done
-	[ "$n" = "$want" ] && [ "$(tr ' ' '\n' <<<"$roles" | grep -c '^master$')" = 1 ] &&
-		[ "$(tr ' ' '\n' <<<"$roles" | grep -c '^replica$')" = $((want - 1)) ] || {
-		echo "pods: $pods; roles:$roles"
-		return 1
-	}
-}
-one_master_one_replica() { instances_ready 2; }
+one_master_one_replica() { instances_ready hippo 2; }
 # replicated LABEL: a row written through hippo-primary is read back
 # through hippo-replicas, from a server in recovery.
 replicated() {
@@ -842,7 +729,7 @@ services_follow() {
 		echo "hippo-primary.postgres-operator.svc resolves to '$out'; hippo-ha's ClusterIP is $ha"
 		return 1
 	}
-	want_replicas=$(for p in $(pods_with_role replica); do printf "%s\n" "$(pod_ip "$p")"; done | sort | tr '\n' ' ' | sed 's/ $//')
+	want_replicas=$(for p in $(pods_with_role hippo replica); do printf "%s\n" "$(pod_ip "$p")"; done | sort | tr '\n' ' ' | sed 's/ $//')
 	replicas=$(endpoint_ips hippo-replicas)
 	[ -n "$want_replicas" ] && [ "$replicas" = "$want_replicas" ] || {
 		echo "hippo-replicas Endpoints: '$replicas'; replica pods have '$want_replicas'"
@@ -872,7 +759,7 @@ service_back() {
 }
 check "the seed's selector lists hippo-primary again: the operator recreated it (new uid, headless)" 120 service_back
 check "the recreated hippo-primary leads to the primary; every Service answers as before" 120 \
-	services_follow "$(pods_with_role master)"
+	services_follow "$(pods_with_role hippo master)"
 
 # --- the primary pod deleted while a client writes -------------------------------------------
 
@@ -920,7 +807,7 @@ report() {
 		<(csql -c "SELECT n FROM writes WHERE label = '$label'" 2>/dev/null | sort) | grep -c .)
 	echo "# $label: write gap $(gap "$label") s; $acked writes acknowledged, $lost of them missing afterwards, $failed attempts failed"
 }
-is_master() { [ "$(role_of "$1")" = master ] && [ "$(pods_with_role master)" = "$1" ]; }
+is_master() { [ "$(role_of "$1")" = master ] && [ "$(pods_with_role hippo master)" = "$1" ]; }
 rejoined() {
 	[ "$(ready_of "$1")" = True ] && [ "$(role_of "$1")" = replica ] && replicated sync
 }
@@ -946,7 +833,7 @@ failover_checks() {
 pod_failover() {
 	local old new t0
 	check "pod deleted: the cluster is healthy and a client writes in a loop" 180 healthy || return 1
-	old=$(pods_with_role master) new=$(pods_with_role replica)
+	old=$(pods_with_role hippo master) new=$(pods_with_role hippo replica)
 	start_writer pod-delete || {
 		tap_fail "pod deleted: the writer starts" "$(tail -5 "$work/pod-delete.log")"
 		return 1
@@ -964,7 +851,7 @@ pod_failover
 sts_failover() {
 	local old new t0 sts_uid other
 	check "StatefulSet deleted: the cluster is healthy and a client writes in a loop" 180 healthy || return 1
-	old=$(pods_with_role master) new=$(pods_with_role replica)
+	old=$(pods_with_role hippo master) new=$(pods_with_role hippo replica)
 	# The seed's commands.
 	PRIMARY_POD=$(kubectl -n postgres-operator get pods \
 		--selector=postgres-operator.crunchydata.com/role=master \
@@ -1036,13 +923,11 @@ set_memory() {
 	diff kustomize/postgres/postgres.yaml "$work/postgres/postgres.yaml"
 	[ "$(grep -cE "^ +memory: $1\$" "$work/postgres/postgres.yaml")" = 1 ]
 }
-# instance_pods: hippo's instance pods, by name.
-instance_pods() { kn get pods -l "$L/cluster=hippo,$L/instance-set" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
 # revisions: each instance pod's controller-revision-hash against its
 # StatefulSet's updateRevision, one "pod=current/wanted" per line.
 revisions() {
 	local p sts
-	for p in $(instance_pods); do
+	for p in $(instance_pods hippo); do
 		sts=$(instance_of "$p")
 		echo "$p=$(kn get pod "$p" -o jsonpath='{.metadata.labels.controller-revision-hash}')/$(kn get sts "$sts" \
 			-o jsonpath='{.status.updateRevision}')"
@@ -1060,12 +945,12 @@ rolled() {
 		[ "$(kn get pod "$p" -o jsonpath='{.spec.containers[?(@.name=="database")].resources.requests.memory}')" = "$1" ] ||
 			return 1
 	done <<<"$out"
-	instances_ready 2
+	instances_ready hippo 2
 }
 rolling_update() {
 	local old_master old_replica t0 order
 	check "rolling update: the cluster is healthy and a client writes in a loop" 180 healthy || return 1
-	old_master=$(pods_with_role master) old_replica=$(pods_with_role replica)
+	old_master=$(pods_with_role hippo master) old_replica=$(pods_with_role hippo replica)
 	start_writer rolling || {
 		tap_fail "rolling update: the writer starts" "$(tail -5 "$work/rolling.log")"
 		return 1
@@ -1123,10 +1008,10 @@ status_counts() {
 streaming() {
 	local want got
 	is_master "$1" || {
-		echo "role=master: '$(pods_with_role master)', not $1"
+		echo "role=master: '$(pods_with_role hippo master)', not $1"
 		return 1
 	}
-	want=$(tr ' ' '\n' <<<"$(pods_with_role replica)" | grep . | sort | sed 's/$/:streaming/' | tr '\n' ' ')
+	want=$(tr ' ' '\n' <<<"$(pods_with_role hippo replica)" | grep . | sort | sed 's/$/:streaming/' | tr '\n' ' ')
 	got=$(pgx "$1" -c "SELECT application_name || ':' || state FROM pg_stat_replication ORDER BY 1" | tr '\n' ' ')
 	[ -n "$want" ] && [ "$got" = "$want" ] || {
 		echo "replicas: '$want'; pg_stat_replication on $1: '$got'"
@@ -1154,24 +1039,23 @@ instance_objects() {
 
 scale_up() {
 	local t0 master
-	master=$(pods_with_role master)
+	master=$(pods_with_role hippo master)
 	scale_n=$((RANDOM * 32768 + RANDOM))
 	check "scale: a row is written through hippo-primary before scaling" 30 \
 		csql -c "INSERT INTO writes (label, n) VALUES ('scale', $scale_n)" || return 1
 	check "the manifest is edited: spec.instances[0].replicas: 3" 0 set_replicas 3 || return 1
 	t0=$(now)
 	check "kubectl apply -k kustomize/postgres (with replicas: 3)" 0 kubectl apply -k "$work/postgres" || return 1
-	check "a third instance starts: three pods Ready, one role=master, two role=replica" 600 instances_ready 3 ||
+	check "a third instance starts: three pods Ready, one role=master, two role=replica" 600 instances_ready hippo 3 ||
 		return 1
 	check "$master stays master; both replicas stream from it (pg_stat_replication)" 180 streaming "$master" ||
 		return 1
-	comment "replicas 2 -> 3: apply to three instances Ready and streaming: $(awk -v a="$t0" -v b="$(now)" \
-		'BEGIN { printf "%.0f", b - a }') s"
+	comment "replicas 2 -> 3: apply to three instances Ready and streaming: $(elapsed "$t0") s"
 	comment "$(kubectl -n postgres-operator get pods \
 		--selector=postgres-operator.crunchydata.com/cluster=hippo,postgres-operator.crunchydata.com/instance-set \
 		-L "$L/role" 2>&1)"
 	# shellcheck disable=SC2046 # one word per pod
-	check "the rows written before are in each of the three instances' data" 120 rows_on $(instance_pods)
+	check "the rows written before are in each of the three instances' data" 120 rows_on $(instance_pods hippo)
 	check "hippo's status reports instance1 with 3 replicas, 3 ready" 60 status_counts 3
 	check "every Service follows: hippo-replicas holds both replicas" 60 services_follow "$master"
 }
@@ -1181,9 +1065,9 @@ scale_up
 # name, and prunes the others' StatefulSets, volumes, ConfigMaps and certificate Secrets.
 scale_down() {
 	local t0 master instance surplus i sts_uid pvc_uid
-	master=$(pods_with_role master)
+	master=$(pods_with_role hippo master)
 	instance=$(instance_of "$master")
-	surplus=$(for p in $(pods_with_role replica); do printf '%s\n' "$(instance_of "$p")"; done | tr '\n' ' ' | sed 's/ $//')
+	surplus=$(for p in $(pods_with_role hippo replica); do printf '%s\n' "$(instance_of "$p")"; done | tr '\n' ' ' | sed 's/ $//')
 	sts_uid=$(uid_of statefulset "$instance")
 	pvc_uid=$(uid_of persistentvolumeclaim "$instance-pgdata")
 	have_surplus() {
@@ -1203,7 +1087,7 @@ scale_down() {
 	check "kubectl apply -k kustomize/postgres (with replicas: 1)" 0 kubectl apply -k "$work/postgres" || return 1
 	only_master() {
 		local pods
-		pods=$(instance_pods)
+		pods=$(instance_pods hippo)
 		[ "$pods" = "$master" ] && [ "$(ready_of "$master")" = True ] && is_master "$master" || {
 			echo "instance pods: '$pods'; $master: Ready=$(ready_of "$master") role=$(role_of "$master")"
 			return 1
@@ -1211,8 +1095,7 @@ scale_down() {
 	}
 	check "one instance pod remains: $master, Ready and role=master (the primary is kept)" 300 only_master ||
 		return 1
-	comment "replicas 3 -> 1: apply to one instance pod left: $(awk -v a="$t0" -v b="$(now)" \
-		'BEGIN { printf "%.0f", b - a }') s"
+	comment "replicas 3 -> 1: apply to one instance pod left: $(elapsed "$t0") s"
 	surplus_gone() {
 		local out bad=0
 		for i in $surplus; do
@@ -1259,18 +1142,9 @@ scale_down
 
 stop_forward
 comment "kubectl port-forward exited $(awk '{ n += $1 } END { print n + 0 }' "$work/pf.restarts" 2>/dev/null) times as a psql session over TLS ended, and was started again (kubernetes/kubectl#1169)"
-gone() {
-	local out
-	out=$(kn get statefulsets,pods,services,persistentvolumeclaims,secrets,configmaps,jobs \
-		-l "$L/cluster=hippo" -o name 2>&1)
-	[ -z "$out" ] && ! kn get postgrescluster hippo >/dev/null 2>&1 || {
-		echo "left: $out"
-		return 1
-	}
-}
 if [ "${TUTORIALS_KEEP:-0}" != 1 ]; then
 	check "kubectl delete -k kustomize/postgres" 0 kubectl delete -k "$work/postgres" --timeout=180s
-	check "hippo and every object it owned are gone" 180 gone
+	check "hippo and every object it owned are gone" 180 gone hippo
 	uninstalled=1
 	check "the seed's uninstall removes the operator and namespace postgres-operator" 0 uninstall
 fi
