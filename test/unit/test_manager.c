@@ -375,6 +375,19 @@ static void assertBothListedOnce(ManagerFixture *f)
     assert_string_equal(f->reconciled, "ns/a;ns/b;");
 }
 
+/* One informer has listed, the other not yet: no reconcile while it waits; then each cluster once. */
+static void assertGateThenReconciles(ManagerFixture *f, const char *firstList)
+{
+    runUntil(f, oneSynced, firstList);
+    runFor(f, 200);
+    assert_true(oneSynced(f));
+    assert_false(managerReady(f->manager));
+    assert_int_equal(f->calls, 0);
+    runUntil(f, twoCalls, "the reconciles once both have listed");
+    runFor(f, 100);
+    assertBothListedOnce(f);
+}
+
 /* The first informer to connect lists at once; the other's list waits 400 ms for an answer. */
 static void testReconcilesWaitForTheLastList(void **state)
 {
@@ -387,14 +400,7 @@ static void testReconcilesWaitForTheLastList(void **state)
                 FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(list(f, "a,b", "20")),
                 FAKE_EXPECT("?watch=1&resourceVersion=20&"), FAKE_SEND(watchHeaders), FAKE_SLEEP(500)),
           NULL);
-    runUntil(f, oneSynced, "the first list");
-    runFor(f, 200);
-    assert_true(oneSynced(f));
-    assert_false(managerReady(f->manager));
-    assert_int_equal(f->calls, 0);
-    runUntil(f, twoCalls, "the reconciles once both have listed");
-    runFor(f, 100);
-    assertBothListedOnce(f);
+    assertGateThenReconciles(f, "the first list");
     assert_true(managerReady(f->manager));
     managerShutdown(f->manager);
     runUntil(f, finished, "the shutdown");
@@ -421,14 +427,7 @@ static void testReconcilesWaitForAListRetried(void **state)
                 FAKE_ACCEPT, FAKE_EXPECT("?limit=500 "), FAKE_SEND(list(f, "a,b", "20")),
                 FAKE_EXPECT("?watch=1&resourceVersion=20&"), FAKE_SEND(watchHeaders), FAKE_SLEEP(500)),
           NULL);
-    runUntil(f, oneSynced, "the first list to succeed");
-    runFor(f, 200);
-    assert_true(oneSynced(f));
-    assert_false(managerReady(f->manager));
-    assert_int_equal(f->calls, 0);
-    runUntil(f, twoCalls, "the reconciles once both have listed");
-    runFor(f, 100);
-    assertBothListedOnce(f);
+    assertGateThenReconciles(f, "the first list to succeed");
     MetricSpec api = {.type = metricCounter, .name = "pgo_api_requests_total", .labels = {"verb", "code"}};
     assert_true(metric(f, &api, (const char *[]){"list", "500"}) > 0.5);
     managerShutdown(f->manager);
