@@ -103,6 +103,7 @@ struct ClusterRun {
     size_t writes;
     PgSession *session;                              /* the users' SQL, while it runs */
     char usersRevision[CLUSTER_USERS_REVISION_SIZE]; /* what the SQL just run was, or "" */
+    bool rootOwnerNeeded;                            /* the root CA Secret was applied: add our reference */
 };
 
 /* --- instance names --- */
@@ -753,18 +754,26 @@ static void stageDcs(ClusterRun *run)
     runAfterBatch(run, stagePrune);
 }
 
-/* A copy of the root CA Secret's intent whose ownerReferences are only the one to the cluster uid; NULL when out of
- * memory. */
-static json_t *rootOwnBody(const json_t *object, const char *uid)
+/* Our ownerReference (not a controller's) added to the root CA Secret by a strategic merge patch, which merges
+ * metadata.ownerReferences by uid: the other clusters' references stay whatever our cache says. */
+static void stageRootOwner(ClusterRun *run)
 {
-    json_t *body = json_deep_copy(object);
-    json_t *refs = json_object_get(json_object_get(body, "metadata"), "ownerReferences");
-    for (size_t refIdx = json_array_size(refs); refIdx-- > 0;) {
-        const char *refUid = json_string_value(json_object_get(json_array_get(refs, refIdx), "uid"));
-        if (refUid == NULL || strcmp(refUid, uid) != 0)
-            json_array_remove(refs, refIdx);
+    Err err;
+    json_t *patch =
+        json_pack("{s:{s:[{s:s, s:s, s:s, s:s}]}}", "metadata", "ownerReferences", "apiVersion", CLUSTER_API_VERSION,
+                  "kind", CLUSTER_KIND, "name", run->model.name, "uid", run->model.uid);
+    KubeRequest request;
+    bool ok = patch != NULL || errSet(&err, errOutOfMemory, "out of memory patching %s", CLUSTER_ROOT_SECRET);
+    ok = ok &&
+         kubeRequestStrategicPatch(run->reconcile->ctx, &clusterWatches[kindSecret].resource, run->model.namespace,
+                                   CLUSTER_ROOT_SECRET, kubeSubresourceNone, patch, &request, &err) &&
+         runSend(run, apiVerbPatch, &request, false, &err);
+    json_decref(patch);
+    if (!ok) {
+        runFail(run, &err);
+        return;
     }
-    return body;
+    runAfterBatch(run, stageDcs);
 }
 
 static void stageApply(ClusterRun *run)
@@ -788,25 +797,25 @@ static void stageApply(ClusterRun *run)
             continue;
         logInfo(run->reconciler->log, cached == NULL ? "creating" : "updating",
                 logStr("namespace", run->model.namespace), logStr("kind", kind), logStr("name", name));
-        /* The root CA Secret is applied by every cluster of the namespace, each under a field manager of its own
-         * and with its own ownerReference only: under a shared manager, an apply from a cache that lacks another
-         * cluster's fresh reference would remove it (the manager owned it); and a manager that applied every
-         * cluster's reference would list them all in its managedFields, N entries of N references, which outgrows
-         * etcd's request limit at a few hundred clusters. The intent still lists the cached references, so that
-         * the comparison above asks for nothing when ours is there. */
-        char manager[300];
-        snprintf(manager, sizeof(manager), "%s", KUBE_FIELD_MANAGER);
+        /* The root CA Secret is shared by every cluster of the namespace. Its data is applied without
+         * ownerReferences, so that the apply never owns (and never removes) any; each cluster adds its own
+         * reference with a strategic merge patch once the Secret exists (stageRootOwner), merged by uid. Applying
+         * the references instead would either lose another cluster's fresh one (a shared field manager owns them
+         * all, so an apply from a stale cache removes it) or, with a manager per cluster, grow managedFields as the
+         * square of the clusters. The intent still lists the cached references, so that the comparison above asks
+         * for nothing once ours is there. */
         json_t *body = json_incref(object);
         if (strcmp(kind, "Secret") == 0 && strcmp(name, CLUSTER_ROOT_SECRET) == 0) {
-            snprintf(manager, sizeof(manager), "%s/%s", KUBE_FIELD_MANAGER, run->model.name);
             json_decref(body);
-            body = rootOwnBody(object, run->model.uid);
+            body = json_deep_copy(object);
+            json_object_del(json_object_get(body, "metadata"), "ownerReferences");
+            run->rootOwnerNeeded = true;
         }
         KubeRequest request;
         bool sent = body != NULL || errSet(&err, errOutOfMemory, "out of memory applying %s", name);
         sent = sent &&
-               kubeRequestApplyAs(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, body,
-                                  manager, &request, &err) &&
+               kubeRequestApply(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, body,
+                                &request, &err) &&
                runSend(run, apiVerbPatch, &request, false, &err);
         json_decref(body);
         if (!sent) {
@@ -814,7 +823,7 @@ static void stageApply(ClusterRun *run)
             return;
         }
     }
-    runAfterBatch(run, stageDcs);
+    runAfterBatch(run, run->rootOwnerNeeded ? stageRootOwner : stageDcs);
 }
 
 /* --- the model's instances --- */

@@ -13,11 +13,10 @@
  *   - Secret `pgo-root-cacert` is shared by every cluster of the namespace, so, as in PGO, it carries no labels and
  *     no annotations (neither the cluster label, which would name one of its owners, nor any cluster's
  *     spec.metadata, which each cluster's apply would overwrite with its own) and a non-controller ownerReference to
- *     each cluster. Each cluster's reconcile applies it under a field manager of its own (reconciler.c), so it owns
- *     only its reference and a stale cache cannot remove another's; the intent still repeats the cached references
- *     (so that, when ours is there, it asks for nothing new), ours replacing any reference to a PostgresCluster of
- *     our name in place (as controller-runtime's SetOwnerReference does, so a recreated cluster takes over its
- *     predecessor's reference).
+ *     each cluster. The reconciler applies its data without references and adds each cluster's reference with a
+ *     strategic merge patch (reconciler.c), so that a stale cache never removes another cluster's; the intent still
+ *     lists the cached references with ours (so that, when ours is there, it asks for nothing new), ours replacing
+ *     any reference to a PostgresCluster of our name in place (a recreated cluster's predecessor).
  *   - Certificate names use the cluster domain with its trailing dot, "cluster.local.", as PGO's do (pki/names.h):
  *     certificates PGO issued carry the same names, and every client that verifies host names uses one of the short
  *     forms, which do not involve the domain ("<instance>-0.<cluster>-pods", "<cluster>-primary.<ns>.svc"). A client

@@ -232,18 +232,23 @@ bool kubeRequestDelete(MemCtx *ctx, const KubeResource *resource, const char *ns
 bool kubeRequestApply(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
                       KubeSubresource subresource, const json_t *object, KubeRequest *out, Err *err)
 {
-    return kubeRequestApplyAs(ctx, resource, ns, name, subresource, object, KUBE_FIELD_MANAGER, out, err);
+    StrBuf path;
+    requestBegin(out, kubeMethodPatch, &path, ctx);
+    bool ok = requestObjectPath(&path, resource, ns, name, subresource, err) &&
+              requestQuery(&path, "fieldManager", KUBE_FIELD_MANAGER, err) &&
+              requestQuery(&path, "force", "true", err) &&
+              requestBody(ctx, out, "application/apply-patch+yaml", object, err);
+    return requestEnd(out, &path, ok, err);
 }
 
-bool kubeRequestApplyAs(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                        KubeSubresource subresource, const json_t *object, const char *fieldManager, KubeRequest *out,
-                        Err *err)
+bool kubeRequestStrategicPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
+                               KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err)
 {
     StrBuf path;
     requestBegin(out, kubeMethodPatch, &path, ctx);
     bool ok = requestObjectPath(&path, resource, ns, name, subresource, err) &&
-              requestQuery(&path, "fieldManager", fieldManager, err) && requestQuery(&path, "force", "true", err) &&
-              requestBody(ctx, out, "application/apply-patch+yaml", object, err);
+              requestQuery(&path, "fieldManager", KUBE_FIELD_MANAGER, err) &&
+              requestBody(ctx, out, "application/strategic-merge-patch+json", patch, err);
     return requestEnd(out, &path, ok, err);
 }
 

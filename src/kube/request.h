@@ -92,10 +92,10 @@ bool kubeRequestDelete(MemCtx *ctx, const KubeResource *resource, const char *ns
                        const KubeDeleteOptions *options, KubeRequest *out, Err *err) MUST_CHECK;
 bool kubeRequestApply(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
                       KubeSubresource subresource, const json_t *object, KubeRequest *out, Err *err) MUST_CHECK;
-/* kubeRequestApply under another field manager (an object several writers apply in parts). */
-bool kubeRequestApplyAs(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                        KubeSubresource subresource, const json_t *object, const char *fieldManager, KubeRequest *out,
-                        Err *err) MUST_CHECK;
+/* A strategic merge patch (built-in kinds only): lists with a merge key, such as metadata.ownerReferences (by uid),
+ * are merged entry by entry instead of replaced. */
+bool kubeRequestStrategicPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
+                               KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err) MUST_CHECK;
 bool kubeRequestMergePatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
                            KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err) MUST_CHECK;
 

@@ -148,6 +148,11 @@ static void testWrites(void **state)
     assert_contains(f->request.path, "/postgresclusters/hippo/status?fieldManager=postgres-operator");
     assert_string_equal(f->request.contentType, "application/merge-patch+json");
     assert_true(f->request.idempotent);
+
+    assert_true(kubeRequestStrategicPatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone, object, &f->request, &f->err));
+    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/p?fieldManager=postgres-operator");
+    assert_string_equal(f->request.contentType, "application/strategic-merge-patch+json");
+    assert_true(f->request.idempotent);
     json_decref(object);
 }
 
@@ -206,6 +211,7 @@ static bool buildAll(void *arg, Err *err)
               kubeRequestUpdate(ctx, &pods, "ns", "n", kubeSubresourceStatus, object, &request, err) &&
               kubeRequestApply(ctx, &pods, "ns", "n", kubeSubresourceNone, object, &request, err) &&
               kubeRequestMergePatch(ctx, &pods, "ns", "n", kubeSubresourceNone, object, &request, err) &&
+              kubeRequestStrategicPatch(ctx, &pods, "ns", "n", kubeSubresourceNone, object, &request, err) &&
               kubeRequestDelete(ctx, &pods, "ns", "n", &del, &request, err);
     json_decref(object);
     memCtxFree(ctx);
