@@ -148,13 +148,19 @@ hz=$(getconf CLK_TCK)
 rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$OPERATOR_PID/status")
 hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$OPERATOR_PID/status")
 cached=$(metric 'pgo_informer_objects{resource="postgresclusters.postgres-operator.crunchydata.com"}')
+# Every cluster of the namespace co-owns the root CA Secret: how many references it holds, and its size.
+root_owners=$(k get secret pgo-root-cacert -n bench -o jsonpath='{range .metadata.ownerReferences[*]}{.uid}{"\n"}{end}' 2>/dev/null |
+	sort -u | grep -c .)
+root_bytes=$(k get secret pgo-root-cacert -n bench -o json 2>/dev/null | wc -c)
 
 awk -v n="$CLUSTERS" -v cached="$cached" -v rss="$rss_kib" -v hwm="$hwm_kib" -v a="$started" -v b="$settled" \
 	-v c0="$cpu_before" -v c1="$cpu_after" -v hz="$hz" -v idle="$IDLE" \
-	-v r0="$requests_before" -v r1="$requests_after" -v writes="$writes" 'BEGIN {
+	-v r0="$requests_before" -v r1="$requests_after" -v writes="$writes" -v owners="$root_owners" \
+	-v rootBytes="$root_bytes" 'BEGIN {
 	printf "clusters watched                 %d (cached: %d)\n", n, cached
 	printf "time to reconcile all            %.1f s\n", b - a
 	printf "API writes to reconcile all      %d\n", writes
+	printf "root CA Secret owner references  %d of %d (%d bytes as JSON)\n", owners, n, rootBytes
 	printf "resident memory (idle)           %.1f MiB\n", rss / 1024
 	printf "resident memory (peak)           %.1f MiB\n", hwm / 1024
 	if (n > 0) printf "resident memory per cluster      %.1f KiB (all included)\n", rss / n
