@@ -75,7 +75,11 @@ if ! kubectl -n postgres-operator get deployment pgo >/dev/null 2>&1; then
 	kubectl apply -k kustomize/install/namespace >/dev/null &&
 		kubectl apply --server-side -k kustomize/install/default >/dev/null || die "installing the operator failed"
 fi
-kubectl wait --for=condition=Established "crd/postgresclusters.$L" --timeout=60s >/dev/null
+# A CRD just created has no status yet, and kubectl wait then fails at once instead of waiting: try again.
+for _ in $(seq 60); do
+	kubectl wait --for=condition=Established "crd/postgresclusters.$L" --timeout=5s >/dev/null 2>&1 && break
+	sleep 1
+done
 kubectl -n postgres-operator rollout status deployment/pgo --timeout=180s >/dev/null ||
 	die "the operator does not roll out"
 

@@ -31,7 +31,11 @@ log "installing the operator: kubectl apply -k kustomize/install/namespace"
 kubectl apply -k kustomize/install/namespace
 log "kubectl apply --server-side -k kustomize/install/default"
 kubectl apply --server-side -k kustomize/install/default
-kubectl wait --for=condition=Established crd/postgresclusters.$L --timeout=60s >/dev/null
+# A CRD just created has no status yet, and kubectl wait then fails at once instead of waiting: try again.
+for _ in $(seq 60); do
+	kubectl wait --for=condition=Established "crd/postgresclusters.$L" --timeout=5s >/dev/null 2>&1 && break
+	sleep 1
+done
 kubectl -n "$NS" rollout status deployment/pgo --timeout=180s
 log "creating hippo: kubectl apply -k kustomize/postgres"
 kubectl apply -k kustomize/postgres
