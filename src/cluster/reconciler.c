@@ -142,6 +142,12 @@ static const json_t *reconcilerLookup(void *arg, const char *kind, const char *n
     return NULL;
 }
 
+/* metadata.name of object, or NULL. */
+static const char *nameOf(const json_t *object)
+{
+    return json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+}
+
 static const char *labelOf(const json_t *object, const char *label)
 {
     return json_string_value(json_object_get(json_object_get(json_object_get(object, "metadata"), "labels"), label));
@@ -248,7 +254,7 @@ static void runFail(ClusterRun *run, const Err *err)
 
 static bool runDelete(ClusterRun *run, const KubeResource *resource, const json_t *object, Err *err)
 {
-    const char *name = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+    const char *name = nameOf(object);
     const char *uid = json_string_value(json_object_get(json_object_get(object, "metadata"), "uid"));
     KubeDeleteOptions options = {.propagationPolicy = "Background", .preconditionUid = uid};
     KubeRequest request;
@@ -429,7 +435,7 @@ static const json_t *intentOf(const json_t *objects, const char *kind, const cha
     json_array_foreach(objects, objIdx, object)
     {
         const char *objKind = json_string_value(json_object_get(object, "kind"));
-        const char *objName = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        const char *objName = nameOf(object);
         if (objKind != NULL && objName != NULL && strcmp(objKind, kind) == 0 && strcmp(objName, name) == 0)
             return object;
     }
@@ -572,13 +578,19 @@ static bool instanceIsPrimary(ClusterRun *run, const char *instance)
     return role != NULL && strcmp(role, "master") == 0;
 }
 
+/* Patroni's failover key: Endpoints <cluster>-ha-failover. */
+static void failoverName(const ClusterModel *model, char name[300])
+{
+    snprintf(name, 300, "%s-ha-failover", model->name);
+}
+
 /* Asks Patroni for a switchover from the primary's Pod to the candidate's through its failover key (Endpoints
  * <cluster>-ha-failover, annotations leader and member), as `patronictl switchover` does when it cannot reach the
  * REST API. The leader demotes itself on its next cycle if the candidate is healthy, then clears the key. */
 static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *candidatePod, bool *sent, Err *err)
 {
     char name[300], scope[300];
-    snprintf(name, sizeof(name), "%s-ha-failover", run->model.name);
+    failoverName(&run->model, name);
     snprintf(scope, sizeof(scope), "%s-ha", run->model.name);
     json_t *labels = json_pack("{s:s, s:s}", CLUSTER_LABEL_CLUSTER, run->model.name, CLUSTER_LABEL_PATRONI, scope);
     json_t *object = labels == NULL ? NULL : clusterObjectNew(&run->model, "v1", "Endpoints", name, labels);
@@ -624,7 +636,7 @@ static void stageRollout(ClusterRun *run)
     }
     /* A switchover asked for and not done yet: Patroni's failover key still names someone. */
     char failover[300];
-    snprintf(failover, sizeof(failover), "%s-ha-failover", model->name);
+    failoverName(model, failover);
     const json_t *failoverAnnotations = json_object_get(
         json_object_get(reconcilerLookup(run->reconciler, "Endpoints", model->namespace, failover), "metadata"),
         "annotations");
@@ -639,15 +651,14 @@ static void stageRollout(ClusterRun *run)
         case rolloutWait:
             break;
         case rolloutDeletePod:
-            podName = json_string_value(json_object_get(json_object_get(members[step.member].pod, "metadata"), "name"));
+            podName = nameOf(members[step.member].pod);
             snprintf(message, sizeof(message), "restarting %s on its StatefulSet's new template", podName);
             runEvent(run, eventNormal, "RollingUpdate", message);
             ok = runDelete(run, &clusterWatches[kindPod].resource, members[step.member].pod, &err);
             break;
         case rolloutSwitchover: {
-            const char *primary =
-                json_string_value(json_object_get(json_object_get(members[step.primary].pod, "metadata"), "name"));
-            podName = json_string_value(json_object_get(json_object_get(members[step.member].pod, "metadata"), "name"));
+            const char *primary = nameOf(members[step.primary].pod);
+            podName = nameOf(members[step.member].pod);
             snprintf(message, sizeof(message), "switching over from %s to %s to update the primary", primary, podName);
             bool sent = false;
             ok = runSwitchover(run, primary, podName, &sent, &err);
@@ -785,7 +796,7 @@ static void stageApply(ClusterRun *run)
     {
         const char *apiVersion = json_string_value(json_object_get(object, "apiVersion"));
         const char *kind = json_string_value(json_object_get(object, "kind"));
-        const char *name = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        const char *name = nameOf(object);
         const KubeResource *resource = clusterResourceOf(apiVersion, kind);
         if (resource == NULL || name == NULL) {
             errSet(&err, errInvalidArgument, "a builder made an object of unknown kind %s/%s", apiVersion, kind);
