@@ -241,24 +241,28 @@ bool kubeRequestApply(MemCtx *ctx, const KubeResource *resource, const char *ns,
     return requestEnd(out, &path, ok, err);
 }
 
-bool kubeRequestStrategicPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                               KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err)
+/* A patch of contentType under our field manager (strategic merge and JSON merge differ in nothing else). */
+static bool requestPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
+                         KubeSubresource subresource, const char *contentType, const json_t *patch, KubeRequest *out,
+                         Err *err)
 {
     StrBuf path;
     requestBegin(out, kubeMethodPatch, &path, ctx);
     bool ok = requestObjectPath(&path, resource, ns, name, subresource, err) &&
               requestQuery(&path, "fieldManager", KUBE_FIELD_MANAGER, err) &&
-              requestBody(ctx, out, "application/strategic-merge-patch+json", patch, err);
+              requestBody(ctx, out, contentType, patch, err);
     return requestEnd(out, &path, ok, err);
+}
+
+bool kubeRequestStrategicPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
+                               KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err)
+{
+    return requestPatch(ctx, resource, ns, name, subresource, "application/strategic-merge-patch+json", patch, out,
+                        err);
 }
 
 bool kubeRequestMergePatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
                            KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err)
 {
-    StrBuf path;
-    requestBegin(out, kubeMethodPatch, &path, ctx);
-    bool ok = requestObjectPath(&path, resource, ns, name, subresource, err) &&
-              requestQuery(&path, "fieldManager", KUBE_FIELD_MANAGER, err) &&
-              requestBody(ctx, out, "application/merge-patch+json", patch, err);
-    return requestEnd(out, &path, ok, err);
+    return requestPatch(ctx, resource, ns, name, subresource, "application/merge-patch+json", patch, out, err);
 }
