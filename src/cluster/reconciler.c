@@ -605,7 +605,8 @@ static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *c
     KubeRequest request;
     *sent = clusterApplyNeeded(object, cached);
     bool ok = !*sent || (kubeRequestApply(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource,
-                                          run->model.namespace, name, kubeSubresourceNone, object, &request, err) &&
+                                          run->model.namespace, name, kubeSubresourceNone, CLUSTER_FIELD_MANAGER,
+                                          object, &request, err) &&
                          runSend(run, apiVerbPatch, &request, false, err));
     json_decref(object);
     return ok;
@@ -755,7 +756,7 @@ static void stageDcs(ClusterRun *run)
             logStr("name", name));
     ok = ok &&
          kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource, run->model.namespace, name,
-                               kubeSubresourceNone, patch, &request, &err) &&
+                               kubeSubresourceNone, CLUSTER_FIELD_MANAGER, patch, &request, &err) &&
          runSend(run, apiVerbPatch, &request, false, &err);
     json_decref(patch);
     if (!ok) {
@@ -777,7 +778,8 @@ static void stageRootOwner(ClusterRun *run)
     bool ok = patch != NULL || errSet(&err, errOutOfMemory, "out of memory patching %s", CLUSTER_ROOT_SECRET);
     ok = ok &&
          kubeRequestStrategicPatch(run->reconcile->ctx, &clusterWatches[kindSecret].resource, run->model.namespace,
-                                   CLUSTER_ROOT_SECRET, kubeSubresourceNone, patch, &request, &err) &&
+                                   CLUSTER_ROOT_SECRET, kubeSubresourceNone, CLUSTER_FIELD_MANAGER, patch, &request,
+                                   &err) &&
          runSend(run, apiVerbPatch, &request, false, &err);
     json_decref(patch);
     if (!ok) {
@@ -825,8 +827,8 @@ static void stageApply(ClusterRun *run)
         KubeRequest request;
         bool sent = body != NULL || errSet(&err, errOutOfMemory, "out of memory applying %s", name);
         sent = sent &&
-               kubeRequestApply(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone, body,
-                                &request, &err) &&
+               kubeRequestApply(run->reconcile->ctx, resource, run->model.namespace, name, kubeSubresourceNone,
+                                CLUSTER_FIELD_MANAGER, body, &request, &err) &&
                runSend(run, apiVerbPatch, &request, false, &err);
         json_decref(body);
         if (!sent) {
@@ -1024,7 +1026,7 @@ static bool sendFinalizers(ClusterRun *run, bool add, Err *err)
         return errSet(err, errOutOfMemory, "out of memory building a finalizer patch");
     KubeRequest request;
     ok = kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
-                               run->model.name, kubeSubresourceNone, patch, &request, err) &&
+                               run->model.name, kubeSubresourceNone, CLUSTER_FIELD_MANAGER, patch, &request, err) &&
          runSend(run, apiVerbPatch, &request, !add, err);
     json_decref(patch);
     return ok;

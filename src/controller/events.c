@@ -245,7 +245,7 @@ static void eventSend(EventRecorder *recorder, EventEntry *entry)
         ok = kubeRequestCreate(entry->scratch, &eventResource, entry->namespace, body, &request, &err);
     else
         ok = kubeRequestMergePatch(entry->scratch, &eventResource, entry->namespace, entry->name, kubeSubresourceNone,
-                                   body, &request, &err);
+                                   NULL, body, &request, &err);
     json_decref(body);
     ok = ok && apiSend(recorder->api, entry->needsCreate ? apiVerbCreate : apiVerbPatch, &request,
                        &(KubeCallbacks){.done = eventOnDone, .arg = entry}, &entry->call, &err);

@@ -229,40 +229,63 @@ bool kubeRequestDelete(MemCtx *ctx, const KubeResource *resource, const char *ns
     return requestEnd(out, &path, ok, err);
 }
 
+/* A field manager the API server accepts: non-empty, no control characters, at most KUBE_FIELD_MANAGER_MAX_LENGTH
+ * bytes. NULL passes when optional (the server then names the manager itself). */
+static bool requestCheckFieldManager(const char *fieldManager, bool optional, Err *err)
+{
+    if (fieldManager == NULL || *fieldManager == '\0') {
+        if (fieldManager == NULL && optional)
+            return true;
+        return errSet(err, errInvalidArgument, "fieldManager is empty");
+    }
+    size_t length = strlen(fieldManager);
+    if (length > KUBE_FIELD_MANAGER_MAX_LENGTH)
+        return errSet(err, errInvalidArgument, "fieldManager is %zu bytes long, more than %d", length,
+                      KUBE_FIELD_MANAGER_MAX_LENGTH);
+    for (const unsigned char *c = (const unsigned char *)fieldManager; *c != '\0'; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return errSet(err, errInvalidArgument, "fieldManager has a control character");
+    return true;
+}
+
 bool kubeRequestApply(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                      KubeSubresource subresource, const json_t *object, KubeRequest *out, Err *err)
+                      KubeSubresource subresource, const char *fieldManager, const json_t *object, KubeRequest *out,
+                      Err *err)
 {
     StrBuf path;
     requestBegin(out, kubeMethodPatch, &path, ctx);
-    bool ok = requestObjectPath(&path, resource, ns, name, subresource, err) &&
-              requestQuery(&path, "fieldManager", KUBE_FIELD_MANAGER, err) &&
-              requestQuery(&path, "force", "true", err) &&
+    bool ok = requestCheckFieldManager(fieldManager, false, err) &&
+              requestObjectPath(&path, resource, ns, name, subresource, err) &&
+              requestQuery(&path, "fieldManager", fieldManager, err) && requestQuery(&path, "force", "true", err) &&
               requestBody(ctx, out, "application/apply-patch+yaml", object, err);
     return requestEnd(out, &path, ok, err);
 }
 
-/* A patch of contentType under our field manager (strategic merge and JSON merge differ in nothing else). */
+/* A patch of contentType under fieldManager (strategic merge and JSON merge differ in nothing else). */
 static bool requestPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                         KubeSubresource subresource, const char *contentType, const json_t *patch, KubeRequest *out,
-                         Err *err)
+                         KubeSubresource subresource, const char *fieldManager, const char *contentType,
+                         const json_t *patch, KubeRequest *out, Err *err)
 {
     StrBuf path;
     requestBegin(out, kubeMethodPatch, &path, ctx);
-    bool ok = requestObjectPath(&path, resource, ns, name, subresource, err) &&
-              requestQuery(&path, "fieldManager", KUBE_FIELD_MANAGER, err) &&
-              requestBody(ctx, out, contentType, patch, err);
+    bool ok = requestCheckFieldManager(fieldManager, true, err) &&
+              requestObjectPath(&path, resource, ns, name, subresource, err) &&
+              requestQuery(&path, "fieldManager", fieldManager, err) && requestBody(ctx, out, contentType, patch, err);
     return requestEnd(out, &path, ok, err);
 }
 
 bool kubeRequestStrategicPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                               KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err)
+                               KubeSubresource subresource, const char *fieldManager, const json_t *patch,
+                               KubeRequest *out, Err *err)
 {
-    return requestPatch(ctx, resource, ns, name, subresource, "application/strategic-merge-patch+json", patch, out,
-                        err);
+    return requestPatch(ctx, resource, ns, name, subresource, fieldManager, "application/strategic-merge-patch+json",
+                        patch, out, err);
 }
 
 bool kubeRequestMergePatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                           KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err)
+                           KubeSubresource subresource, const char *fieldManager, const json_t *patch, KubeRequest *out,
+                           Err *err)
 {
-    return requestPatch(ctx, resource, ns, name, subresource, "application/merge-patch+json", patch, out, err);
+    return requestPatch(ctx, resource, ns, name, subresource, fieldManager, "application/merge-patch+json", patch, out,
+                        err);
 }

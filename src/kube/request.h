@@ -8,9 +8,12 @@
  *     get, list (limit, continue, labelSelector, fieldSelector, resourceVersion), watch (resourceVersion,
  *     allowWatchBookmarks, timeoutSeconds, selectors), create (POST), update (PUT), delete (DeleteOptions body:
  *     propagationPolicy, preconditions), apply (server-side apply: PATCH application/apply-patch+yaml with
- *     fieldManager=postgres-operator and force=true; JSON is YAML), merge patch (application/merge-patch+json).
+ *     force=true; JSON is YAML), merge patch (application/merge-patch+json) and strategic merge patch.
  *
- * Update, apply and merge patch can target the status subresource. */
+ * Apply and the patches name their field manager, which the sending controller passes: PGO's name for the same
+ * controller ("postgrescluster-controller", later "pgupgrade-controller"), so that on a cluster PGO managed the fields
+ * both operators write keep one owner, and the fields PGO wrote but we do not are released by our first apply instead
+ * of staying owned by a manager nobody runs. Update, apply and the patches can target the status subresource. */
 #ifndef KUBE_REQUEST_H
 #define KUBE_REQUEST_H
 
@@ -20,9 +23,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#define KUBE_FIELD_MANAGER   "postgres-operator"
-#define KUBE_PATH_MAX_LENGTH 8192
-#define KUBE_BODY_MAX_LENGTH (8 * 1024 * 1024)
+#define KUBE_FIELD_MANAGER_MAX_LENGTH 128 /* the API server's bound */
+#define KUBE_PATH_MAX_LENGTH          8192
+#define KUBE_BODY_MAX_LENGTH          (8 * 1024 * 1024)
 
 typedef struct KubeResource {
     const char *group; /* "" for the core group */
@@ -90,14 +93,22 @@ bool kubeRequestUpdate(MemCtx *ctx, const KubeResource *resource, const char *ns
                        KubeSubresource subresource, const json_t *object, KubeRequest *out, Err *err) MUST_CHECK;
 bool kubeRequestDelete(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
                        const KubeDeleteOptions *options, KubeRequest *out, Err *err) MUST_CHECK;
+/* fieldManager: the applying controller's name, required (non-empty, no control characters, at most
+ * KUBE_FIELD_MANAGER_MAX_LENGTH bytes). The apply forces: a field another manager set to another value becomes
+ * fieldManager's; the fields fieldManager owned that object no longer names are released (and removed, unless
+ * another manager owns them too). */
 bool kubeRequestApply(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                      KubeSubresource subresource, const json_t *object, KubeRequest *out, Err *err) MUST_CHECK;
+                      KubeSubresource subresource, const char *fieldManager, const json_t *object, KubeRequest *out,
+                      Err *err) MUST_CHECK;
 /* A strategic merge patch (built-in kinds only): lists with a merge key, such as metadata.ownerReferences (by uid),
- * are merged entry by entry instead of replaced. */
+ * are merged entry by entry instead of replaced. For both patches fieldManager is checked as for apply, but may
+ * be NULL: then the API server names the manager after the User-Agent ("postgres-operator"), as it does for a create. */
 bool kubeRequestStrategicPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                               KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err) MUST_CHECK;
+                               KubeSubresource subresource, const char *fieldManager, const json_t *patch,
+                               KubeRequest *out, Err *err) MUST_CHECK;
 bool kubeRequestMergePatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
-                           KubeSubresource subresource, const json_t *patch, KubeRequest *out, Err *err) MUST_CHECK;
+                           KubeSubresource subresource, const char *fieldManager, const json_t *patch, KubeRequest *out,
+                           Err *err) MUST_CHECK;
 
 /* "GET", "POST", ... */
 const char *kubeMethodName(KubeMethod method);

@@ -183,19 +183,21 @@ static void testWritesSendBodies(void **state)
     HttpFixture *f = *state;
     f->config->token = NULL;
     static const char created[] = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
-    startServer(f,
-                STEPS(FAKE_ACCEPT,
-                      FAKE_EXPECT("PATCH /api/v1/namespaces/ns/pods/p?fieldManager=postgres-operator&force=true",
-                                  "Content-Type: application/apply-patch+yaml", "\r\n\r\n{\"kind\":\"Pod\"}"),
-                      FAKE_SEND(created),
-                      FAKE_EXPECT("DELETE /api/v1/namespaces/ns/pods/p", "\"propagationPolicy\":\"Background\""),
-                      FAKE_SEND(created)),
-                NULL, NULL);
+    startServer(
+        f,
+        STEPS(FAKE_ACCEPT,
+              FAKE_EXPECT("PATCH /api/v1/namespaces/ns/pods/p?fieldManager=postgrescluster-controller&force=true",
+                          "Content-Type: application/apply-patch+yaml", "\r\n\r\n{\"kind\":\"Pod\"}"),
+              FAKE_SEND(created),
+              FAKE_EXPECT("DELETE /api/v1/namespaces/ns/pods/p", "\"propagationPolicy\":\"Background\""),
+              FAKE_SEND(created)),
+        NULL, NULL);
     json_t *pod = json_pack("{s:s}", "kind", "Pod");
     KubeRequest request;
     Err err;
     CallResult apply = {0}, del = {0};
-    assert_true(kubeRequestApply(f->ctx, &pods, "ns", "p", kubeSubresourceNone, pod, &request, &err));
+    assert_true(kubeRequestApply(f->ctx, &pods, "ns", "p", kubeSubresourceNone, "postgrescluster-controller", pod,
+                                 &request, &err));
     assert_true(kubeHttpSend(f->http, &request, &(KubeCallbacks){.done = onDone, .arg = &apply}, NULL, &err));
     runUntilDone(f, &apply, 5000);
     assert_int_equal(apply.status, 201);

@@ -10,6 +10,9 @@ static const KubeResource pods = {"", "v1", "pods", true};
 static const KubeResource clusters = {"postgres-operator.crunchydata.com", "v1beta1", "postgresclusters", true};
 static const KubeResource namespaces = {"", "v1", "namespaces", false};
 
+/* PGO's field manager for its PostgresCluster controller, which ours uses. */
+#define MANAGER "postgrescluster-controller"
+
 typedef struct RequestFixture {
     MemCtx *ctx;
     KubeRequest request;
@@ -133,26 +136,81 @@ static void testWrites(void **state)
     assert_string_equal(f->request.path,
                         "/apis/postgres-operator.crunchydata.com/v1beta1/namespaces/ns/postgresclusters/hippo/status");
 
-    assert_true(kubeRequestApply(f->ctx, &pods, "ns", "cm", kubeSubresourceNone, object, &f->request, &f->err));
+    assert_true(
+        kubeRequestApply(f->ctx, &pods, "ns", "cm", kubeSubresourceNone, MANAGER, object, &f->request, &f->err));
     assert_int_equal(f->request.method, kubeMethodPatch);
     assert_string_equal(kubeMethodName(f->request.method), "PATCH");
-    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/cm?fieldManager=postgres-operator&force=true");
+    assert_string_equal(f->request.path,
+                        "/api/v1/namespaces/ns/pods/cm?fieldManager=postgrescluster-controller&force=true");
     assert_string_equal(f->request.contentType, "application/apply-patch+yaml");
 
-    assert_true(
-        kubeRequestApply(f->ctx, &clusters, "ns", "hippo", kubeSubresourceStatus, object, &f->request, &f->err));
-    assert_contains(f->request.path, "/postgresclusters/hippo/status?fieldManager=postgres-operator&force=true");
+    assert_true(kubeRequestApply(f->ctx, &clusters, "ns", "hippo", kubeSubresourceStatus, MANAGER, object, &f->request,
+                                 &f->err));
+    assert_contains(f->request.path,
+                    "/postgresclusters/hippo/status?fieldManager=postgrescluster-controller&force=true");
 
-    assert_true(
-        kubeRequestMergePatch(f->ctx, &clusters, "ns", "hippo", kubeSubresourceStatus, object, &f->request, &f->err));
-    assert_contains(f->request.path, "/postgresclusters/hippo/status?fieldManager=postgres-operator");
+    assert_true(kubeRequestMergePatch(f->ctx, &clusters, "ns", "hippo", kubeSubresourceStatus, MANAGER, object,
+                                      &f->request, &f->err));
+    assert_string_equal(f->request.path, "/apis/postgres-operator.crunchydata.com/v1beta1/namespaces/ns/"
+                                         "postgresclusters/hippo/status?fieldManager=postgrescluster-controller");
     assert_string_equal(f->request.contentType, "application/merge-patch+json");
     assert_true(f->request.idempotent);
 
-    assert_true(kubeRequestStrategicPatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone, object, &f->request, &f->err));
-    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/p?fieldManager=postgres-operator");
+    assert_true(kubeRequestStrategicPatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone, MANAGER, object, &f->request,
+                                          &f->err));
+    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/p?fieldManager=postgrescluster-controller");
     assert_string_equal(f->request.contentType, "application/strategic-merge-patch+json");
     assert_true(f->request.idempotent);
+    json_decref(object);
+}
+
+/* The field manager is the caller's: another controller's name goes out as it is (escaped), a patch may leave it to
+ * the API server, an apply may not, and a name the API server would refuse is refused here. */
+static void testFieldManager(void **state)
+{
+    RequestFixture *f = *state;
+    json_t *object = json_pack("{s:s}", "kind", "ConfigMap");
+
+    assert_true(kubeRequestApply(f->ctx, &pods, "ns", "p", kubeSubresourceNone, "pgupgrade-controller", object,
+                                 &f->request, &f->err));
+    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/p?fieldManager=pgupgrade-controller&force=true");
+    assert_true(
+        kubeRequestMergePatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone, "a b&c=d", object, &f->request, &f->err));
+    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/p?fieldManager=a%20b%26c%3Dd");
+
+    /* Without a name, a patch is the User-Agent's (as a create is); an apply cannot be. */
+    assert_true(
+        kubeRequestMergePatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone, NULL, object, &f->request, &f->err));
+    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/p");
+    assert_true(
+        kubeRequestStrategicPatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone, NULL, object, &f->request, &f->err));
+    assert_string_equal(f->request.path, "/api/v1/namespaces/ns/pods/p");
+    assert_false(kubeRequestApply(f->ctx, &pods, "ns", "p", kubeSubresourceNone, NULL, object, &f->request, &f->err));
+    assert_err(&f->err, errInvalidArgument);
+    assert_string_equal(f->err.message, "cannot build PATCH request: fieldManager is empty");
+
+    char longest[KUBE_FIELD_MANAGER_MAX_LENGTH + 2];
+    memset(longest, 'm', sizeof(longest) - 2);
+    longest[sizeof(longest) - 2] = '\0';
+    assert_true(kubeRequestApply(f->ctx, &pods, "ns", "p", kubeSubresourceNone, longest, object, &f->request, &f->err));
+    longest[sizeof(longest) - 2] = 'm';
+    longest[sizeof(longest) - 1] = '\0';
+    for (int verb = 0; verb < 3; verb++) {
+        const char *bad[] = {"", longest, "tab\there", "new\nline"};
+        for (size_t badIdx = 0; badIdx < sizeof(bad) / sizeof(bad[0]); badIdx++) {
+            errClear(&f->err);
+            bool ok = verb == 0   ? kubeRequestApply(f->ctx, &pods, "ns", "p", kubeSubresourceNone, bad[badIdx], object,
+                                                     &f->request, &f->err)
+                      : verb == 1 ? kubeRequestMergePatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone, bad[badIdx],
+                                                          object, &f->request, &f->err)
+                                  : kubeRequestStrategicPatch(f->ctx, &pods, "ns", "p", kubeSubresourceNone,
+                                                              bad[badIdx], object, &f->request, &f->err);
+            assert_false(ok);
+            assert_err(&f->err, errInvalidArgument);
+            assert_contains(f->err.message, "fieldManager");
+        }
+    }
+    assert_contains(f->err.message, "control character");
     json_decref(object);
 }
 
@@ -209,9 +267,9 @@ static bool buildAll(void *arg, Err *err)
               kubeRequestWatch(ctx, &pods, "ns", NULL, &request, err) &&
               kubeRequestCreate(ctx, &pods, "ns", object, &request, err) &&
               kubeRequestUpdate(ctx, &pods, "ns", "n", kubeSubresourceStatus, object, &request, err) &&
-              kubeRequestApply(ctx, &pods, "ns", "n", kubeSubresourceNone, object, &request, err) &&
-              kubeRequestMergePatch(ctx, &pods, "ns", "n", kubeSubresourceNone, object, &request, err) &&
-              kubeRequestStrategicPatch(ctx, &pods, "ns", "n", kubeSubresourceNone, object, &request, err) &&
+              kubeRequestApply(ctx, &pods, "ns", "n", kubeSubresourceNone, MANAGER, object, &request, err) &&
+              kubeRequestMergePatch(ctx, &pods, "ns", "n", kubeSubresourceNone, MANAGER, object, &request, err) &&
+              kubeRequestStrategicPatch(ctx, &pods, "ns", "n", kubeSubresourceNone, MANAGER, object, &request, err) &&
               kubeRequestDelete(ctx, &pods, "ns", "n", &del, &request, err);
     json_decref(object);
     memCtxFree(ctx);
@@ -233,6 +291,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(testList, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testWatch, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testWrites, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testFieldManager, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testDelete, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testBounds, setUp, tearDown),
         cmocka_unit_test(testAllocationFailureSweep),
