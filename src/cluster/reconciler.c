@@ -1203,12 +1203,12 @@ static bool reconcilerMapSecret(const void *arg, const json_t *object, char key[
     return false;
 }
 
-bool clusterReconcilerWatch(ClusterReconciler *reconciler, Manager *manager, const char *const *namespaces,
+bool clusterReconcilerWatch(ClusterReconciler *reconciler, Controller *controller, const char *const *namespaces,
                             size_t namespaceCount, Err *err)
 {
     static const char ownerKind[] = CLUSTER_KIND;
-    reconciler->api = managerApi(manager);
-    reconciler->events = managerEvents(manager);
+    reconciler->api = managerApi(controllerManager(controller));
+    reconciler->events = controllerEvents(controller);
     for (size_t kindIdx = 0; kindIdx < kindCount; kindIdx++) {
         const ClusterWatch *watch = &clusterWatches[kindIdx];
         InformerOptions options = {
@@ -1226,10 +1226,8 @@ bool clusterReconcilerWatch(ClusterReconciler *reconciler, Manager *manager, con
                              : watch->owned          ? (const void *)ownerKind
                                                      : CLUSTER_LABEL_CLUSTER;
         Informer *informer;
-        if (!managerWatch(manager, &options, map, mapArg, &informer, err))
+        if (!controllerWatch(controller, &options, map, mapArg, watch->updateMatters, &informer, err))
             return errPrefix(err, "cannot watch %s", watch->resource.plural);
-        if (watch->updateMatters != NULL && !managerFilterUpdates(manager, informer, watch->updateMatters, err))
-            return false;
         reconciler->stores[kindIdx] = informerStore(informer);
     }
     return true;

@@ -3,7 +3,8 @@
  * main reads the settings (settings.h), then builds the process on one event loop, each part in a child context of
  * the root, in the order that makes freeing the root safe (a context frees its newest children first, and each
  * part must go before what it uses): the client configuration, the loop, the HTTP client, the metrics registry, the
- * API layer, the probe/metrics listener, the manager with its informer, and the reconciler. SIGTERM and SIGINT
+ * API layer, the probe/metrics listener, the reconciler, and the manager with its controllers and their shared
+ * informers (the PostgresCluster controller is the only one so far). SIGTERM and SIGINT
  * arrive through a signalfd watched by the loop: the first starts the manager's graceful shutdown (stop taking work,
  * let reconciles in flight finish within a bound, release the Lease), a second one exits at once.
  *
@@ -33,7 +34,6 @@
 #include <unistd.h>
 
 #define OPERATOR_VERSION "0.1.0"
-
 
 typedef struct Operator {
     MemCtx *root;
@@ -155,19 +155,23 @@ static bool startManager(Operator *op, Err *err)
         .identity = op->identity,
     };
     ManagerOptions options = {
-        .controller = "postgrescluster",
-        .workers = settings->workers,
-        .reconcile = clusterReconcile,
         .lease = settings->leaseName != NULL ? &lease : NULL,
         .eventInstance = op->identity,
     };
+    ControllerOptions clusterController = {
+        .name = "postgrescluster",
+        .workers = settings->workers,
+        .reconcile = clusterReconcile,
+    };
+    Controller *controller;
     if (!leaseIdentityNew(op->identity, err) ||
         !clusterReconcilerNew(op->root, op->loop, &op->log, relatedImage, &op->settings, &op->reconciler, err))
         return false;
-    options.arg = op->reconciler;
+    clusterController.arg = op->reconciler;
     if (!managerNew(op->root, op->loop, op->api, &op->log, op->metrics, &options, &op->manager, err) ||
-        !clusterReconcilerWatch(op->reconciler, op->manager, settings->targetNamespaces,
-                                settings->targetNamespaceCount, err))
+        !managerAddController(op->manager, &clusterController, &controller, err) ||
+        !clusterReconcilerWatch(op->reconciler, controller, settings->targetNamespaces, settings->targetNamespaceCount,
+                                err))
         return false;
     if (settings->leaseName != NULL)
         logInfo(&op->log, "leader election enabled", logStr("lease", settings->leaseName),

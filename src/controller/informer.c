@@ -66,6 +66,7 @@ struct Informer {
     Reflector *reflectors;
     size_t reflectorCount;
     uint64_t listCount;
+    size_t countedObjects; /* this informer's share of pgo_informer_objects */
     MetricFamily *restarts;
     MetricFamily *objects;
 };
@@ -94,6 +95,11 @@ uint64_t informerListCount(const Informer *informer)
     return informer->listCount;
 }
 
+const char *informerLabelSelector(const Informer *informer)
+{
+    return informer->options.labelSelector != NULL ? informer->options.labelSelector : "";
+}
+
 const char *informerResourceVersion(const Informer *informer, size_t namespaceIdx)
 {
     return namespaceIdx < informer->reflectorCount ? informer->reflectors[namespaceIdx].resourceVersion : "";
@@ -108,9 +114,12 @@ bool informerSynced(const Informer *informer)
     return true;
 }
 
+/* Moves the gauge by this informer's change, so informers of one resource (with different selectors) add up. */
 static void informerCountObjects(Informer *informer)
 {
-    metricSet(informer->objects, (const char *[]){informer->name}, (double)storeCount(informer->store));
+    size_t count = storeCount(informer->store);
+    metricAdd(informer->objects, (const char *[]){informer->name}, (double)count - (double)informer->countedObjects);
+    informer->countedObjects = count;
 }
 
 /* Arms the timer to start a list or a watch after delayMs. */
@@ -412,6 +421,68 @@ static void informerCleanup(void *arg)
     }
 }
 
+void informerFree(Informer *informer)
+{
+    if (informer != NULL)
+        memCtxFree(informer->ctx);
+}
+
+static StoreTransformFn *informerTransform(const StoreOptions *options)
+{
+    return options->transform != NULL ? options->transform : storeTrimDefault;
+}
+
+/* Whether namespace is one of the count names. */
+static bool informerNamesContain(const char *const *names, size_t count, const char *namespace)
+{
+    for (size_t nameIdx = 0; nameIdx < count; nameIdx++) {
+        if (strcmp(names[nameIdx], namespace) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether one of the reflectors watches namespace (which is not NULL). */
+static bool informerWatchesNamespace(const Informer *informer, const char *namespace)
+{
+    for (size_t reflectorIdx = 0; reflectorIdx < informer->reflectorCount; reflectorIdx++) {
+        const char *watched = informer->reflectors[reflectorIdx].namespace;
+        if (watched != NULL && strcmp(watched, namespace) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether own (as copied, group never NULL) and asked name the same resource. */
+static bool informerSameResource(const KubeResource *own, const KubeResource *asked)
+{
+    return asked->version != NULL && asked->plural != NULL &&
+           strcmp(own->group, asked->group != NULL ? asked->group : "") == 0 &&
+           strcmp(own->version, asked->version) == 0 && strcmp(own->plural, asked->plural) == 0;
+}
+
+bool informerMatches(const Informer *informer, const InformerOptions *options)
+{
+    const char *selector = options->labelSelector != NULL ? options->labelSelector : "";
+    if (!informerSameResource(&informer->options.resource, &options->resource) ||
+        strcmp(informerLabelSelector(informer), selector) != 0 ||
+        informerTransform(&informer->options.store) != informerTransform(&options->store) ||
+        informer->options.store.arg != options->store.arg ||
+        informer->options.namespaceCount != options->namespaceCount)
+        return false;
+    /* Both ways, so that repeated names cannot make two different sets look alike. */
+    for (size_t nameIdx = 0; nameIdx < options->namespaceCount; nameIdx++) {
+        if (!informerWatchesNamespace(informer, options->namespaces[nameIdx]))
+            return false;
+    }
+    for (size_t reflectorIdx = 0; reflectorIdx < informer->reflectorCount; reflectorIdx++) {
+        const char *watched = informer->reflectors[reflectorIdx].namespace;
+        if (watched != NULL && !informerNamesContain(options->namespaces, options->namespaceCount, watched))
+            return false;
+    }
+    return true;
+}
+
 static InformerOptions informerDefaults(const InformerOptions *options)
 {
     InformerOptions filled = *options;
@@ -435,6 +506,7 @@ static bool informerCopyOptions(MemCtx *ctx, InformerOptions *options)
     resource->group = memCtxStrDup(ctx, resource->group != NULL ? resource->group : "");
     resource->version = memCtxStrDup(ctx, resource->version);
     resource->plural = memCtxStrDup(ctx, resource->plural);
+    options->namespaces = NULL; /* the reflectors keep copies */
     bool ok = resource->group != NULL && resource->version != NULL && resource->plural != NULL;
     if (ok && options->labelSelector != NULL)
         ok = (options->labelSelector = memCtxStrDup(ctx, options->labelSelector)) != NULL;

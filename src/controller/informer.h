@@ -15,7 +15,10 @@
  * The informer is synced once every namespace's first list has been applied. List items are given the apiVersion
  * and kind of the list, so cached objects look the same whether they came from a list or a watch. Restarts are
  * counted in pgo_informer_watch_restarts_total{resource, reason} with reason "closed" (the server ended the watch),
- * "error" or "gone". */
+ * "error" or "gone"; cached objects in pgo_informer_objects{resource}, summed over the informers of a resource.
+ *
+ * Several consumers share one informer by adding handlers to its store (storeAddHandler) before it starts;
+ * informerMatches tells whether an informer already serves what a consumer would ask for. */
 #ifndef CONTROLLER_INFORMER_H
 #define CONTROLLER_INFORMER_H
 
@@ -38,7 +41,7 @@ typedef struct InformerOptions {
     const char *const *namespaces; /* namespaceCount names; none: all namespaces (or the resource is cluster-scoped) */
     size_t namespaceCount;
     const char *labelSelector; /* NULL: every object */
-    StoreOptions store;        /* transform and handler of the store */
+    StoreOptions store;        /* the store's transform; handlers are added to informerStore */
     int64_t pageSize;          /* default 500 */
     int64_t watchMinSeconds;   /* default 300; each watch asks for a timeout in [min, 2 * min] */
     int64_t backoffBaseMs;     /* default 500 */
@@ -52,6 +55,14 @@ typedef struct InformerOptions {
 bool informerNew(MemCtx *parent, Loop *loop, Api *api, const Log *log, Metrics *metrics, const InformerOptions *options,
                  Informer **out, Err *err) MUST_CHECK;
 
+/* Cancels its requests and releases it with its store (NULL: nothing). */
+void informerFree(Informer *informer);
+
+/* Whether informer caches what options asks for: the same resource, the same namespaces (in any order), the same
+ * label selector (the same text; NULL and "" alike) and the same store transform (function and arg). The tuning
+ * options (page size, watch timeout, backoff, event size, rng) are not compared. */
+bool informerMatches(const Informer *informer, const InformerOptions *options);
+
 /* Starts listing (on the next loop iteration). */
 void informerStart(Informer *informer);
 
@@ -64,6 +75,9 @@ Store *informerStore(const Informer *informer);
 
 /* "postgresclusters.postgres-operator.crunchydata.com", "pods", ...: for logs and metrics. */
 const char *informerName(const Informer *informer);
+
+/* The label selector ("" when none). */
+const char *informerLabelSelector(const Informer *informer);
 
 /* The resourceVersion the informer would watch from next in the nth namespace ("" before the first list). */
 const char *informerResourceVersion(const Informer *informer, size_t namespaceIdx);

@@ -9,9 +9,12 @@
  * distinct owners in the cache.
  *
  * A change runs in three phases: prepare (build the new entry, reserve the map slot, create the owner sets it needs
- * and make room in them: everything that can fail), notify (the handler, which can fail too), commit (link and
+ * and make room in them: everything that can fail), notify (the handlers, which can fail too), commit (link and
  * unlink, which cannot). A failure in the first two phases undoes the preparation: owner sets created for it and
- * still empty are freed, the new entry released. Capacity reserved but unused is harmless. */
+ * still empty are freed, the new entry released. Capacity reserved but unused is harmless.
+ *
+ * The handlers sit in a fixed array: a store has as many as there are controllers watching its kind, a handful, and
+ * adding one then never allocates. */
 #include "controller/store.h"
 
 #include "common/alloc.h"
@@ -20,6 +23,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+typedef struct StoreHandler {
+    StoreHandlerFn *fn;
+    void *arg;
+} StoreHandler;
 
 typedef struct OwnerSet {
     const char *uid; /* stored after the struct */
@@ -33,6 +41,8 @@ struct Store {
     StoreOptions options;
     StrMap entries; /* key -> StoreEntry */
     StrMap owners;  /* owner uid -> OwnerSet */
+    StoreHandler handlers[STORE_MAX_HANDLERS];
+    size_t handlerCount;
 };
 
 static void storeCleanup(void *arg)
@@ -59,6 +69,14 @@ bool storeNew(MemCtx *parent, const StoreOptions *options, Store **out, Err *err
     strMapInit(&store->entries, ctx);
     strMapInit(&store->owners, ctx);
     *out = store;
+    return true;
+}
+
+bool storeAddHandler(Store *store, StoreHandlerFn *handler, void *arg, Err *err)
+{
+    if (store->handlerCount == STORE_MAX_HANDLERS)
+        return errSet(err, errTooLarge, "an object cache has at most %d handlers", STORE_MAX_HANDLERS);
+    store->handlers[store->handlerCount++] = (StoreHandler){.fn = handler, .arg = arg};
     return true;
 }
 
@@ -270,9 +288,12 @@ static void storeAbandon(Store *store, StoreEntry *entry)
 
 static bool storeNotify(Store *store, StoreEventType type, const json_t *oldObject, const json_t *newObject, Err *err)
 {
-    if (store->options.handler == NULL)
-        return true;
-    return store->options.handler(store->options.arg, type, oldObject, newObject, err);
+    for (size_t handlerIdx = 0; handlerIdx < store->handlerCount; handlerIdx++) {
+        const StoreHandler *handler = &store->handlers[handlerIdx];
+        if (!handler->fn(handler->arg, type, oldObject, newObject, err))
+            return false;
+    }
+    return true;
 }
 
 bool storeUpsert(Store *store, json_t *object, Err *err)

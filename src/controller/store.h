@@ -4,11 +4,14 @@
  * storeTrimDefault: no metadata.managedFields, no kubectl last-applied-configuration annotation), then kept
  * read-only: readers get borrowed pointers, valid until the next change to the store.
  *
- * Every change is atomic. A change first allocates everything it will need, then asks the handler (which typically
- * enqueues the owning cluster), and only then commits, without allocating: so if any allocation or the handler
- * fails, the store is exactly as before and the caller gets the error (an informer then lists again, which brings
- * the store back to the API server's state). An upsert whose resourceVersion equals the cached one is not a change:
- * the handler is not called. */
+ * A store has up to STORE_MAX_HANDLERS handlers (one per controller watching the kind, typically), each told of
+ * every change. Every change is atomic. A change first allocates everything it will need, then asks the handlers
+ * (which typically enqueue the owning cluster), in the order they were added, and only then commits, without
+ * allocating: so if any allocation or a handler fails, the store is exactly as before and the caller gets the error
+ * (an informer then lists again, which brings the store back to the API server's state). The handlers before the
+ * one that failed have seen a change that did not happen, and will see it again after the list: a handler's effect
+ * must be harmless when spurious or repeated, as queueing a key is. An upsert whose resourceVersion equals the cached
+ * one is not a change: no handler is called. */
 #ifndef CONTROLLER_STORE_H
 #define CONTROLLER_STORE_H
 
@@ -20,7 +23,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define STORE_KEY_MAX 512 /* namespace, '/', name and NUL: Kubernetes names are at most 253 bytes */
+#define STORE_KEY_MAX      512 /* namespace, '/', name and NUL: Kubernetes names are at most 253 bytes */
+#define STORE_MAX_HANDLERS 16
 
 typedef struct Store Store;
 
@@ -42,7 +46,8 @@ typedef enum StoreEventType {
 } StoreEventType;
 
 /* Called before a change is committed, with the cached object (NULL for an addition) and the new one (NULL for a
- * deletion). Returning false cancels the change. It must not change the store. */
+ * deletion). Returning false cancels the change (the handlers after it are not called). It must not change the
+ * store. */
 typedef bool StoreHandlerFn(void *arg, StoreEventType type, const json_t *oldObject, const json_t *newObject, Err *err);
 
 /* Trims object in place before it is cached (it may not change metadata.namespace or metadata.name). */
@@ -50,12 +55,16 @@ typedef bool StoreTransformFn(void *arg, json_t *object, Err *err);
 
 typedef struct StoreOptions {
     StoreTransformFn *transform; /* NULL: storeTrimDefault */
-    StoreHandlerFn *handler;     /* NULL: none */
-    void *arg;                   /* for both */
+    void *arg;                   /* for the transform */
 } StoreOptions;
 
-/* An empty store in a new child context of parent; freeing that context releases every cached object. */
+/* An empty store, without handlers, in a new child context of parent; freeing that context releases every cached
+ * object. */
 bool storeNew(MemCtx *parent, const StoreOptions *options, Store **out, Err *err) MUST_CHECK;
+
+/* Adds a handler, called after those added before it with arg (which must outlive the store). A handler is told of
+ * changes from then on, not of the objects already cached. errTooLarge beyond STORE_MAX_HANDLERS. */
+bool storeAddHandler(Store *store, StoreHandlerFn *handler, void *arg, Err *err) MUST_CHECK;
 
 /* Adds or replaces the object with object's namespace and name. The store takes its own reference to object and may
  * modify it (the transform), so the caller must not use it as anything but a cached object afterwards. An object

@@ -79,11 +79,11 @@ static void start(InformerFixture *f, const FakeStep *steps, size_t count, const
     options.resource = clusters;
     options.namespaces = namespaces;
     options.namespaceCount = 1;
-    options.store = (StoreOptions){.handler = onChange, .arg = f};
     options.backoffBaseMs = options.backoffBaseMs > 0 ? options.backoffBaseMs : 10;
     options.backoffCapMs = options.backoffCapMs > 0 ? options.backoffCapMs : 50;
     options.rng = rngSplitMix(&f->splitMix, 7);
-    if (!informerNew(f->ctx, f->loop, f->api, NULL, f->metrics, &options, &f->informer, &err))
+    if (!informerNew(f->ctx, f->loop, f->api, NULL, f->metrics, &options, &f->informer, &err) ||
+        !storeAddHandler(informerStore(f->informer), onChange, f, &err))
         fail_msg("%s", err.message);
     informerStart(f->informer);
 }
@@ -332,6 +332,73 @@ static void testQuickEmptyWatchEndsBackOff(void **state)
     finish(f);
 }
 
+static bool keepEverything(void *arg, json_t *object, Err *err)
+{
+    (void)arg;
+    (void)object;
+    (void)err;
+    return true;
+}
+
+/* What makes two watches share an informer: resource, namespaces as a set, label selector, transform. */
+static void testMatches(void **state)
+{
+    InformerFixture *f = *state;
+    Err err;
+    static const char *const ab[] = {"a", "b"};
+    static const char *const ba[] = {"b", "a"};
+    static const char *const aa[] = {"a", "a"};
+    static const char *const ac[] = {"a", "c"};
+    static const char *const a[] = {"a"};
+    InformerOptions options = {.resource = clusters, .namespaces = ab, .namespaceCount = 2, .labelSelector = "x=y"};
+    Informer *informer;
+    assert_true(informerNew(f->ctx, f->loop, NULL, NULL, NULL, &options, &informer, &err));
+    assert_string_equal(informerLabelSelector(informer), "x=y");
+    assert_true(informerMatches(informer, &options));
+    InformerOptions other = options;
+    other.namespaces = ba;
+    other.pageSize = 7; /* tuning is not compared */
+    assert_true(informerMatches(informer, &other));
+    other.namespaces = aa;
+    assert_false(informerMatches(informer, &other));
+    other.namespaces = ac;
+    assert_false(informerMatches(informer, &other));
+    other.namespaces = a;
+    other.namespaceCount = 1;
+    assert_false(informerMatches(informer, &other));
+    other = options;
+    other.labelSelector = NULL;
+    assert_false(informerMatches(informer, &other));
+    other.labelSelector = "x=z";
+    assert_false(informerMatches(informer, &other));
+    other = options;
+    other.resource.version = "v1";
+    assert_false(informerMatches(informer, &other));
+    other = options;
+    other.resource.plural = "pgupgrades";
+    assert_false(informerMatches(informer, &other));
+    other = options;
+    other.store.transform = keepEverything;
+    assert_false(informerMatches(informer, &other));
+    other.store.transform = storeTrimDefault; /* the default, named */
+    assert_true(informerMatches(informer, &other));
+    other.store.arg = f;
+    assert_false(informerMatches(informer, &other));
+    informerFree(informer);
+
+    /* A core resource in every namespace, without a selector: group NULL and "" alike, selector NULL and "" too. */
+    InformerOptions secrets = {.resource = {NULL, "v1", "secrets", true}};
+    assert_true(informerNew(f->ctx, f->loop, NULL, NULL, NULL, &secrets, &informer, &err));
+    assert_string_equal(informerLabelSelector(informer), "");
+    InformerOptions same = {.resource = {"", "v1", "secrets", true}, .labelSelector = ""};
+    assert_true(informerMatches(informer, &same));
+    same.namespaces = a;
+    same.namespaceCount = 1;
+    assert_false(informerMatches(informer, &same));
+    informerFree(informer);
+    informerFree(NULL);
+}
+
 int main(void)
 {
     allocUseForJansson();
@@ -343,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(testExpiredContinueTokenListsAgain, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testListErrorBacksOffAndRetries, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testQuickEmptyWatchEndsBackOff, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testMatches, setUp, tearDown),
     };
     return cmocka_run_group_tests_name("controller/informer", tests, NULL, NULL);
 }

@@ -100,7 +100,8 @@ static void testUpsertTrimsAndIndexes(void **state)
     Recorder recorder = {0};
     Store *store;
     Err err;
-    assert_true(storeNew(ctx, &(StoreOptions){.handler = onChange, .arg = &recorder}, &store, &err));
+    assert_true(storeNew(ctx, NULL, &store, &err));
+    assert_true(storeAddHandler(store, onChange, &recorder, &err));
     upsert(store, object("a", "one", "1", "uid-x"));
     upsert(store, object("a", "two", "2", "uid-x,uid-y,uid-x"));
     upsert(store, object("b", "one", "3", NULL));
@@ -222,7 +223,8 @@ static void testHandlerVetoLeavesStoreUnchanged(void **state)
     Recorder recorder = {0};
     Store *store;
     Err err;
-    assert_true(storeNew(ctx, &(StoreOptions){.handler = onChange, .arg = &recorder}, &store, &err));
+    assert_true(storeNew(ctx, NULL, &store, &err));
+    assert_true(storeAddHandler(store, onChange, &recorder, &err));
     upsert(store, object("a", "one", "1", "uid-x"));
     recorder.veto = true;
     json_t *update = object("a", "one", "2", "uid-new");
@@ -242,6 +244,41 @@ static void testHandlerVetoLeavesStoreUnchanged(void **state)
     memCtxFree(ctx);
 }
 
+/* Every handler hears of every change, in the order they were added; the first to fail cancels the change, and
+ * those after it are not called. */
+static void testSeveralHandlers(void **state)
+{
+    (void)state;
+    MemCtx *ctx = memCtxNew(NULL, "t");
+    Recorder first = {0}, second = {0}, third = {0};
+    Store *store;
+    Err err;
+    assert_true(storeNew(ctx, NULL, &store, &err));
+    assert_true(storeAddHandler(store, onChange, &first, &err));
+    assert_true(storeAddHandler(store, onChange, &second, &err));
+    assert_true(storeAddHandler(store, onChange, &third, &err));
+    upsert(store, object("a", "one", "1", NULL));
+    upsert(store, object("a", "one", "2", NULL));
+    assert_string_equal(first.log, "added:one;updated:one;");
+    assert_string_equal(second.log, first.log);
+    assert_string_equal(third.log, first.log);
+
+    second.veto = true;
+    json_t *update = object("a", "one", "3", NULL);
+    assert_false(storeUpsert(store, update, &err));
+    json_decref(update);
+    assert_string_equal(err.message, "vetoed");
+    assert_string_equal(first.log, "added:one;updated:one;updated:one;"); /* told before the veto */
+    assert_string_equal(third.log, "added:one;updated:one;");             /* never told */
+    assert_string_equal(dump(ctx, store), "a/one 2\n");
+
+    for (size_t handlerIdx = 3; handlerIdx < STORE_MAX_HANDLERS; handlerIdx++)
+        assert_true(storeAddHandler(store, onChange, &third, &err));
+    assert_false(storeAddHandler(store, onChange, &third, &err));
+    assert_err(&err, errTooLarge);
+    memCtxFree(ctx);
+}
+
 static void testReplaceMakesCacheEqualList(void **state)
 {
     (void)state;
@@ -249,7 +286,8 @@ static void testReplaceMakesCacheEqualList(void **state)
     Recorder recorder = {0};
     Store *store;
     Err err;
-    assert_true(storeNew(ctx, &(StoreOptions){.handler = onChange, .arg = &recorder}, &store, &err));
+    assert_true(storeNew(ctx, NULL, &store, &err));
+    assert_true(storeAddHandler(store, onChange, &recorder, &err));
     upsert(store, object("a", "keep", "1", NULL));
     upsert(store, object("a", "change", "2", NULL));
     upsert(store, object("a", "gone", "3", "uid-x"));
@@ -365,7 +403,7 @@ static bool sweepOperation(void *arg, Err *err)
     bool ok = loopNew(ctx, clockFake(&fake), &loop, err) &&
               workQueueNew(ctx, loop, NULL, &(WorkQueueOptions){.rng = rngSplitMix(&(SplitMix){0}, 1)}, NULL, NULL,
                            &sweep.queue, err) &&
-              storeNew(ctx, &(StoreOptions){.handler = enqueueOwner, .arg = &sweep}, &sweep.store, err) &&
+              storeNew(ctx, NULL, &sweep.store, err) && storeAddHandler(sweep.store, enqueueOwner, &sweep, err) &&
               jsonParse(initialList, sizeof(initialList) - 1, &items, err) &&
               storeReplace(sweep.store, "a", items, err);
     json_decref(items);
@@ -413,9 +451,13 @@ int main(void)
 {
     allocUseForJansson();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(testUpsertTrimsAndIndexes),      cmocka_unit_test(testManyOwners),
-        cmocka_unit_test(testClusterScopedAndInvalid),    cmocka_unit_test(testHandlerVetoLeavesStoreUnchanged),
-        cmocka_unit_test(testReplaceMakesCacheEqualList), cmocka_unit_test(testFaultInjectionOverEventHandling),
+        cmocka_unit_test(testUpsertTrimsAndIndexes),
+        cmocka_unit_test(testManyOwners),
+        cmocka_unit_test(testClusterScopedAndInvalid),
+        cmocka_unit_test(testHandlerVetoLeavesStoreUnchanged),
+        cmocka_unit_test(testSeveralHandlers),
+        cmocka_unit_test(testReplaceMakesCacheEqualList),
+        cmocka_unit_test(testFaultInjectionOverEventHandling),
     };
     return cmocka_run_group_tests_name("controller/store", tests, NULL, NULL);
 }
