@@ -40,6 +40,10 @@ run_unit() {
 	if [ ! -f meson.build ]; then
 		return 0
 	fi
+	# The include rule between the layers of src/ (hack/check-layers.sh) and the checker's self-test; before the
+	# build, so that a broken build still reports it.
+	test/unit/layers.sh >"$OUT/unit/layers.tap" 2>"$OUT/unit/layers.log"
+	count "$OUT/unit/layers.tap" "unit/layers" $?
 	make --no-print-directory build >"$OUT/unit/build.log" 2>&1 || {
 		tail -30 "$OUT/unit/build.log"
 		echo "not ok 1 - build" >"$OUT/unit/build.tap"
