@@ -22,11 +22,27 @@
  *   - postgresql.pg_hba: our mandatory rules, then spec.authentication.rules, then the user's dynamicConfiguration
  *     pg_hba strings, then the default TLS + SCRAM rule only when the user gave no rule at all (PGO's order: with
  *     rules of their own, users decide who else gets in);
- *   - postgresql.pg_ident: the map that lets the operator's certificate log in as postgres, then the user's lines.
+ *   - postgresql.pg_ident: a comment line, then the user's lines. Patroni rewrites pg_ident.conf only from a list
+ *     that is not empty, so without a line of ours the map a user removed last would stay in the file.
  *
- * The instance file holds the bootstrap method (initdb with checksums, UTF8 and the WAL directory) until the
- * cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate checkpoint, so a new replica
- * does not wait for the next scheduled one; pgBackRest comes with backups). */
+ * The operator's own login. pg_hba.conf has no fall-through: the first line that matches the connection type,
+ * database, user and address decides, and a failed authentication does not try the next. So "postgres" cannot be
+ * both the superuser that logs in with its Secret's password over TLS (spec.users may list it, and PGO lets it in
+ * by the default rule hostssl all all all scram-sha-256) and the role the operator reaches by certificate. The
+ * operator has a role of its own, CLUSTER_OPERATOR_CN, a superuser without a password, admitted only over TLS
+ * with a certificate whose common name is that role (the cert method) and refused on every other TCP connection,
+ * before any rule of the user's. Postgres verifies client certificates against ssl_ca_file: the namespace root,
+ * whose key only the operator (and whoever may read the root's Secret) holds; with spec.customTLSSecret, also the
+ * user's CA (see secrets.c), which can thus issue that name too. users.c refuses the reserved _crunchy prefix in
+ * spec.users, so the operator's SQL never alters the role. Patroni creates it once, at bootstrap, by the
+ * instance file's bootstrap.post_bootstrap: the command is split as a shell would split it and run with the
+ * superuser's connection string (local socket, peer) as its last argument, which psql takes for its dbname. The
+ * statement tolerates a role already there (a data directory restored from one of our clusters' backups), and the
+ * cluster is not initialized in the DCS, so there is no leader for the operator to reach, until it succeeded.
+ *
+ * The instance file holds the bootstrap method (initdb with checksums, UTF8 and the WAL directory, then the
+ * operator's role) until the cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate
+ * checkpoint, so a new replica does not wait for the next scheduled one; pgBackRest comes with backups). */
 #include "cluster/build.h"
 
 #include "cluster/pgbackrest.h"
@@ -46,7 +62,6 @@
 #define PATRONI_CA_ROOTS        PATRONI_TLS_DIR "/patroni.ca-roots"
 #define PATRONI_CERT_AND_KEY    PATRONI_TLS_DIR "/patroni.crt+key"
 #define PATRONI_REPLICATION     "_crunchyrepl"
-#define PATRONI_OPERATOR_MAP    "pgo-operator"
 #define PATRONI_LOG_DIR         "/pgdata/patroni/log"
 #define PATRONI_LOG_MINIMUM     25000000      /* bytes, PGO's floor for spec.patroni.logging.storageLimit */
 #define PATRONI_TEXT_LIMIT      (1024 * 1024) /* a ConfigMap holds at most 1 MiB */
@@ -63,17 +78,19 @@ static const char *const patroniHbaMandatory[] = {
     "hostssl replication \"" PATRONI_REPLICATION "\" all cert",
     "hostssl \"postgres\" \"" PATRONI_REPLICATION "\" all cert",
     "host all \"" PATRONI_REPLICATION "\" all reject",
-    /* The operator runs its SQL as postgres over TLS with a client certificate signed by the namespace's CA. Its
-     * common name is not "postgres" but CLUSTER_OPERATOR_CN, mapped to postgres by pg_ident: with
-     * spec.customTLSSecret, Postgres also trusts the user's CA, which may well have issued a certificate named
-     * "postgres" to some other service. */
-    "hostssl all \"postgres\" all cert map=" PATRONI_OPERATOR_MAP,
+    /* The operator's role: only over TLS with a client certificate named after it (see the top of this file). */
+    "hostssl all \"" CLUSTER_OPERATOR_CN "\" all cert",
+    "host all \"" CLUSTER_OPERATOR_CN "\" all reject",
 };
 
-/* First in pg_ident.conf: the operator's certificate may log in as postgres. */
-static const char *const patroniIdentMandatory[] = {
-    PATRONI_OPERATOR_MAP " " CLUSTER_OPERATOR_CN " postgres",
-};
+/* First in pg_ident.conf, so that the list Patroni writes is never empty. */
+#define PATRONI_IDENT_HEADER "# spec.patroni.dynamicConfiguration.postgresql.pg_ident"
+
+/* bootstrap.post_bootstrap: the operator's role, made once the bootstrap has started Postgres (see the top). */
+#define PATRONI_POST_BOOTSTRAP                                                                                  \
+    "psql -Xq -v ON_ERROR_STOP=1 -c \"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname " \
+    "OPERATOR(pg_catalog.=) '" CLUSTER_OPERATOR_CN "') THEN CREATE ROLE " CLUSTER_OPERATOR_CN                   \
+    "; END IF; ALTER ROLE " CLUSTER_OPERATOR_CN " WITH SUPERUSER LOGIN PASSWORD NULL; END$$\""
 
 /* Parameters the user cannot change. archive_command is "true" (WAL is dropped) unless pgBackRest is configured
  * (then patroniPgBackRestParameters), as PGO does for a cluster without backups; archive_mode stays on so that
@@ -263,14 +280,11 @@ static json_t *patroniParameters(MemCtx *ctx, const ClusterModel *model, const j
 
 /* --- postgresql.pg_ident --- */
 
-/* Our map lines, then the user's (dynamicConfiguration's postgresql.pg_ident strings). NULL when out of memory. */
+/* Our comment line, then the user's (dynamicConfiguration's postgresql.pg_ident strings). NULL when out of memory. */
 static json_t *patroniIdent(const json_t *userPostgresql)
 {
     json_t *lines = json_array();
-    bool ok = lines != NULL;
-    for (size_t lineIdx = 0; ok && lineIdx < sizeof(patroniIdentMandatory) / sizeof(patroniIdentMandatory[0]);
-         lineIdx++)
-        ok = clusterPush(lines, json_string(patroniIdentMandatory[lineIdx]));
+    bool ok = lines != NULL && clusterPush(lines, json_string(PATRONI_IDENT_HEADER));
     size_t userIdx;
     const json_t *line;
     json_array_foreach(json_object_get(userPostgresql, "pg_ident"), userIdx, line) if (ok && json_is_string(line)) ok =
@@ -594,8 +608,8 @@ static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const
                                    "basebackup", "pgpass", "/tmp/.pgpass", "use_unix_socket", 1, "restapi", "tags");
     if (root != NULL && !patroniBootstrapped(model) &&
         !clusterPut(root, "bootstrap",
-                    json_pack("{s:s, s:[s, s, s]}", "method", "initdb", "initdb", "data-checksums", "encoding=UTF8",
-                              walOption))) {
+                    json_pack("{s:s, s:[s, s, s], s:s}", "method", "initdb", "initdb", "data-checksums",
+                              "encoding=UTF8", walOption, "post_bootstrap", PATRONI_POST_BOOTSTRAP))) {
         json_decref(root);
         root = NULL;
     }

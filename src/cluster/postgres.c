@@ -58,6 +58,7 @@ struct PgSession {
     char *host;
     char *user;
     char port[8];
+    bool verifyCaOnly;
     bool readWrite;
     int64_t connectTimeoutMs;
     int64_t timeoutMs;
@@ -211,7 +212,7 @@ static bool sessionConnect(PgSession *session, Err *err)
     PG_PARAM("port", session->port);
     PG_PARAM("dbname", sessionDbname(session));
     PG_PARAM("user", session->user);
-    PG_PARAM("sslmode", "verify-full");
+    PG_PARAM("sslmode", session->verifyCaOnly ? "verify-ca" : "verify-full");
     PG_PARAM("sslrootcert", session->ca.path);
     if (session->cert.fd >= 0) {
         PG_PARAM("sslcert", session->cert.path);
@@ -525,6 +526,7 @@ bool pgSessionStart(MemCtx *parent, Loop *loop, const PgTarget *target, const Pg
         .loop = loop,
         .done = done,
         .arg = arg,
+        .verifyCaOnly = target->verifyCaOnly,
         .readWrite = target->readWrite,
         .connectTimeoutMs = target->connectTimeoutMs > 0 ? target->connectTimeoutMs : PG_DEFAULT_CONNECT_TIMEOUT_MS,
         .timeoutMs = target->timeoutMs > 0 ? target->timeoutMs : PG_DEFAULT_TIMEOUT_MS,

@@ -16,6 +16,15 @@
  * /proc/self/fd path; the files vanish when the session ends. hostaddr is a numeric address, so connecting never
  * waits for DNS; host, when given, is the name the server certificate must carry.
  *
+ * A target may ask for sslmode=verify-ca instead (verifyCaOnly): the server's chain is still verified against caPem,
+ * the names in its certificate are not. That is for a server certificate the operator did not issue
+ * (spec.customTLSSecret), whose names are the user's business: it may name only the hosts the user's clients use,
+ * and none of our Services. Little is given up: hostaddr is an address the operator read from the API server (the
+ * <cluster>-ha ClusterIP), not one a resolver told it, and the chain proves that whoever answers there holds a key
+ * certified by the CA the user gave this cluster, the CA the user's own clients trust for it. What is given up is
+ * the difference between two servers certified by that CA; the user chose the CA. A certificate the operator
+ * issues itself always names what the operator connects to, and is checked with verify-full.
+ *
  * Errors: failures of the server or the connection are errPostgres, timeouts errTimeout. A message names the
  * database and the server's primary message with its SQLSTATE and the start of the statement; the detail and
  * context fields, which can quote data, are left out, and each step's secret (a password verifier) is replaced by
@@ -41,6 +50,7 @@ typedef struct PgTarget {
     const char *caPem;   /* the root CA that signed the server certificate (required) */
     const char *certPem; /* client certificate and key; both or neither */
     const char *keyPem;
+    bool verifyCaOnly;        /* sslmode=verify-ca: the chain is verified, host and hostaddr are not (see above) */
     bool readWrite;           /* only a server that accepts writes (the primary) will do */
     int64_t connectTimeoutMs; /* each connection, TLS included; 0: 10 s */
     int64_t timeoutMs;        /* the whole session; 0: 30 s */

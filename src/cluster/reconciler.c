@@ -541,22 +541,24 @@ static void stageUsers(ClusterRun *run)
     if (!usersClientCert(run, &caPem, &certPem, &keyPem, &err)) {
         if (err.code == errInvalidArgument)
             runEvent(run, eventWarning, "UsersNotReconciled", err.message);
-        runFinish(run, reconcileError, &err);
+        runFailed(run, &err);
         return;
     }
     PgTarget target = {
         .hostaddr = run->model.haClusterIP,
         .host = host,
         .port = (int)run->model.port,
-        .user = "postgres",
+        .user = CLUSTER_OPERATOR_CN,
         .caPem = caPem,
         .certPem = certPem,
         .keyPem = keyPem,
+        /* The user's server certificate names what the user wants, maybe none of our Services (postgres.h). */
+        .verifyCaOnly = json_is_object(json_object_get(json_object_get(run->cluster, "spec"), "customTLSSecret")),
         .readWrite = true,
     };
     if (!pgSessionStart(run->reconcile->ctx, run->reconciler->loop, &target, sql.batches, sql.batchCount, usersDone,
                         run, &run->session, &err))
-        runFinish(run, reconcileError, &err);
+        runFailed(run, &err);
 }
 
 /* Whether name is the name of one of the model's instances. */

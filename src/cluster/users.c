@@ -21,6 +21,10 @@
  * are those spec.users lists, sorted (as PGO's set): the "postgres" user's own list included, though its grants go
  * to database postgres only (its schemas, as PGO's, follow its own list).
  *
+ * Names starting with _crunchy are refused: the operator's own roles (_crunchyoperator, whose certificate runs
+ * this SQL, and Patroni's _crunchyrepl) are never created, altered or granted anything here. The CRD's name
+ * pattern refuses the underscore already; this is the operator's own guard, whatever the API server let through.
+ *
  * The options are spliced into ALTER ROLE as written, so clusterUserOptionsCheck must let through only text that
  * stays inside that one statement; verifiers are quoted, and must be plain printable ASCII without quotes or
  * backslashes (SCRAM and md5 verifiers are), so that the text redacted from error messages is exactly what the
@@ -38,6 +42,9 @@
 #define USERS_STATEMENT_MAX (64 * 1024)
 
 static const char *const usersReservedSchemas[] = {"public", "pgbouncer", "monitor"};
+
+/* The prefix of the roles the operator and Patroni keep for themselves (_crunchyrepl, _crunchyoperator), as PGO's. */
+#define USERS_RESERVED_PREFIX "_crunchy"
 
 /* A growing list of steps in ctx. */
 typedef struct UsersSteps {
@@ -150,6 +157,11 @@ static bool usersRead(MemCtx *ctx, const json_t *spec, size_t userIdx, ClusterUs
     snprintf(field, sizeof(field), "spec.users[%zu].name", userIdx);
     if (!usersCheckName(json_object_get(spec, "name"), field, &user->name, err))
         return false;
+    if (strncmp(user->name, USERS_RESERVED_PREFIX, strlen(USERS_RESERVED_PREFIX)) == 0)
+        return errSet(err, errInvalidArgument,
+                      "%s: %s is reserved for the operator's own roles (names starting with " USERS_RESERVED_PREFIX
+                      " are); choose another name",
+                      field, user->name);
 
     json_t *databases;
     const char *options;

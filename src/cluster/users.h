@@ -28,8 +28,9 @@ typedef struct ClusterUser {
 } ClusterUser;
 
 /* The users of model's spec, strings borrowed from the cluster document. errInvalidArgument, naming the field, for
- * a user without a name, a name or database that cannot be a postgres identifier, or options that are not plain
- * role attributes (see clusterUserOptionsCheck). */
+ * a user without a name, a name or database that cannot be a postgres identifier, a name starting with _crunchy
+ * (reserved for the operator's own roles), or options that are not plain role attributes (see
+ * clusterUserOptionsCheck). */
 bool clusterUsersFromSpec(MemCtx *ctx, const ClusterModel *model, ClusterUser **users, size_t *count,
                           Err *err) MUST_CHECK;
 

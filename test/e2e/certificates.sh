@@ -4,22 +4,25 @@
 # postgres-operator), as tutorials.sh does:
 #
 #  - custom TLS: the test is its own CA (openssl, EC P-256). It issues a
-#    server certificate for hippo-primary (the -primary and -replicas
-#    Service names; serverAuth) and a replication client certificate
-#    CN=_crunchyrepl (clientAuth), stores them as Secrets (the server's
-#    under other keys, remapped with `items`) and creates a 2-instance
-#    hippo (kustomize/postgres with replicas: 2, spec.customTLSSecret and
-#    spec.customReplicationTLSSecret). Checks: both pods Ready; the replica
-#    streams, authenticated as /CN=_crunchyrepl (pg_stat_ssl.client_dn on
-#    the primary); Postgres' ssl_ca_file is the user's CA followed by the
-#    namespace root; the operator's own SQL session (a client certificate
-#    from the namespace root, server verified against the user's CA) runs
+#    server certificate that names only db.example.internal (none of our
+#    Service names, as a user's certificate may; serverAuth) and a
+#    replication client certificate CN=_crunchyrepl (clientAuth), stores
+#    them as Secrets (the server's under other keys, remapped with `items`)
+#    and creates a 2-instance hippo (kustomize/postgres with replicas: 2,
+#    spec.customTLSSecret and spec.customReplicationTLSSecret). Checks: both
+#    pods Ready; the replica streams, authenticated as /CN=_crunchyrepl
+#    (pg_stat_ssl.client_dn on the primary); Postgres' ssl_ca_file is the
+#    user's CA followed by the namespace root; verify-full to
+#    hippo-primary.<ns>.svc fails on the host name, yet the operator's own
+#    SQL session (a client certificate from the namespace root, the server's
+#    chain verified against the user's CA with verify-ca) runs
 #    (status.usersRevision, Secret hippo-pguser-hippo); psql with the
-#    Secret's password over verify-full passes against the user's CA, to
-#    hippo-primary and hippo-replicas, and fails against the operator's
-#    root CA; the operator issues neither hippo-cluster-cert nor
-#    hippo-replication-cert; the CRD's CEL rule refuses customTLSSecret
-#    without customReplicationTLSSecret;
+#    Secret's password over verify-full (host db.example.internal, hostaddr
+#    a ClusterIP) passes against the user's CA, to the primary (hippo-ha)
+#    and hippo-replicas, and fails against the operator's root CA; the
+#    operator issues neither hippo-cluster-cert nor hippo-replication-cert;
+#    the CRD's CEL rule refuses customTLSSecret without
+#    customReplicationTLSSecret;
 #  - renewal without restart: (1) the user's server Secret replaced by a
 #    new certificate (same CA, new key and serial): both instances serve it;
 #    (2) the primary's <instance>-certs deleted while spec.patroni.logging
@@ -36,6 +39,15 @@
 #    65 to go) is replaced by a fresh one (a year ahead, new serial and key,
 #    chained to the root) that Postgres then serves. After each, no
 #    container restarted (same pod UIDs, restart counts 0);
+#  - the operator's login (rhino lists postgres in spec.users): postgres
+#    logs in with its Secret's password over TLS (verify-full, root CA); a
+#    client certificate CN=_crunchyoperator from the test's CA, which rhino
+#    does not trust, is refused, one from the namespace root (the
+#    operator's) gets in. On hippo, whose Postgres trusts the user's CA for
+#    client certificates, a certificate CN=_crunchyoperator from that CA is
+#    tried too: it gets in, a known gap (pg_hba cannot tell the issuers of
+#    ssl_ca_file apart), reported as a SKIP with that reason until it is
+#    closed, then an ok;
 #  - the seed's uninstall: both clusters and what they owned go, then the
 #    operator and its namespace.
 #
@@ -61,6 +73,8 @@ IMAGE=$POSTGRES_17_IMAGE
 SERVER_SECRET=hippo-custom-server
 REPL_SECRET=hippo-custom-repl
 CLIENT=certs-client
+# The one name the user's server certificate carries: none of our Services.
+USER_HOST=db.example.internal
 # Patroni handles a SIGHUP in its next cycle, at most loop_wait (PGO's syncPeriodSeconds, 10) later.
 PATRONI_LOOP_WAIT=10
 work=$(mktemp -d)
@@ -97,11 +111,28 @@ secret_key() { kn get secret "$1" -o go-template="{{index .data \"$2\" | base64d
 serial_of() { openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//'; }
 # pgx POD ARGS...: psql as postgres in POD's database container (its socket).
 pgx() { timeout 60 kubectl -n "$NS" exec "$1" -c database -- psql -d postgres -XAtq -v ON_ERROR_STOP=1 "${@:2}"; }
-# cpsql CAFILE HOST ARGS...: psql in the client pod as hippo with the Secret's password, verify-full against CAFILE.
+# svc_ip SERVICE: the ClusterIP of SERVICE (<cluster>-primary has none: its Endpoints hold <cluster>-ha's).
+svc_ip() { kn get service "$1" -o jsonpath='{.spec.clusterIP}' 2>/dev/null; }
+# cpsql CAFILE SERVICE ARGS...: psql in the client pod as hippo with the Secret's password to SERVICE's ClusterIP,
+# verify-full against CAFILE for the name the user's certificate carries (USER_HOST).
 cpsql() {
+	local ip
+	ip=$(svc_ip "$2")
+	[ -n "$ip" ] && [ "$ip" != None ] || {
+		echo "Service $2 has no ClusterIP"
+		return 1
+	}
 	timeout 60 kubectl -n "$NS" exec "$CLIENT" -- psql \
-		"host=$2 port=5432 user=hippo dbname=hippo sslmode=verify-full sslrootcert=$1 connect_timeout=5" \
+		"host=$USER_HOST hostaddr=$ip port=5432 user=hippo dbname=hippo sslmode=verify-full sslrootcert=$1 connect_timeout=5" \
 		-XAtq -v ON_ERROR_STOP=1 "${@:3}"
+}
+# kpsql PASSWORD CONNINFO ARGS...: psql in the client pod with CONNINFO (connect_timeout 5 added), and PASSWORD in
+# place of the pod's PGPASSWORD (hippo's) unless it is empty.
+kpsql() {
+	local run=(env)
+	[ -n "$1" ] && run+=("PGPASSWORD=$1")
+	timeout 60 kubectl -n "$NS" exec "$CLIENT" -- "${run[@]}" psql "$2 connect_timeout=5" -XAtq -v ON_ERROR_STOP=1 \
+		"${@:3}"
 }
 # probe IP PORT CAFILE NAME [ARGS...]: what openssl s_client in the client pod says of the server at IP:PORT (its
 # certificate in PEM, "Verify return code"), verifying against CAFILE and host name NAME.
@@ -178,7 +209,7 @@ write_openssl_config() {
 		extendedKeyUsage = serverAuth
 		subjectKeyIdentifier = hash
 		authorityKeyIdentifier = keyid
-		subjectAltName = DNS:hippo-primary.$NS.svc, DNS:hippo-primary.$NS.svc.cluster.local, DNS:hippo-replicas.$NS.svc
+		subjectAltName = DNS:$USER_HOST
 		[ client_ext ]
 		basicConstraints = critical, CA:FALSE
 		keyUsage = critical, digitalSignature, keyEncipherment
@@ -206,21 +237,23 @@ write_openssl_config() {
 	EOF
 }
 new_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>&1; }
-# issue NAME CN EXTENSIONS: $pki/NAME.key and NAME.crt, signed by the user's CA, with a random serial.
+# issue NAME CN EXTENSIONS [CA]: $pki/NAME.key and NAME.crt, signed by $pki/CA.crt and .key (default ca: the
+# user's CA), with a random serial.
 issue() {
+	local ca=${4:-ca}
 	new_key "$pki/$1.key" &&
 		openssl req -new -key "$pki/$1.key" -subj "/CN=$2" -config "$pki/openssl.cnf" -out "$pki/$1.csr" &&
-		openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+		openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" \
 			-set_serial "0x$(openssl rand -hex 16)" -days 30 -sha256 \
 			-extfile "$pki/openssl.cnf" -extensions "$3" -out "$pki/$1.crt" 2>&1 &&
-		openssl verify -CAfile "$pki/ca.crt" "$pki/$1.crt"
+		openssl verify -CAfile "$pki/$ca.crt" "$pki/$1.crt"
 }
 make_pki() {
 	write_openssl_config || return 1
 	new_key "$pki/ca.key" &&
 		openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=certificates-e2e-ca" -config "$pki/openssl.cnf" \
 			-extensions ca_ext -days 30 -sha256 -out "$pki/ca.crt" &&
-		issue server hippo-primary server_ext && issue repl _crunchyrepl client_ext || return 1
+		issue server "$USER_HOST" server_ext && issue repl _crunchyrepl client_ext || return 1
 	openssl x509 -in "$pki/server.crt" -noout -subject -serial -ext subjectAltName,extendedKeyUsage
 	openssl x509 -in "$pki/repl.crt" -noout -subject -serial -ext extendedKeyUsage
 }
@@ -258,12 +291,14 @@ edit_hippo() {
 	[ "$(grep -cE '^ +replicas: 2$' "$work/hippo/postgres.yaml")" = 1 ] &&
 		[ "$(grep -cE '^  custom(Replication)?TLSSecret:$' "$work/hippo/postgres.yaml")" = 2 ]
 }
-# A cluster NAME from kustomize/postgres without backups; with customTLSSecret alone when $2 is "half".
+# A cluster NAME from kustomize/postgres without backups; with customTLSSecret alone when $2 is "half", with
+# spec.users listing postgres alone when $2 is "superuser".
 edit_plain() {
 	mkdir -p "$work/$1" && cp kustomize/postgres/kustomization.yaml "$work/$1/" &&
 		sed -e "s/^  name: hippo\$/  name: $1/" -e '/^  backups:/,$d' kustomize/postgres/postgres.yaml \
 			>"$work/$1/postgres.yaml" || return 1
 	[ "${2:-}" = half ] && printf '  customTLSSecret:\n    name: %s\n' "$SERVER_SECRET" >>"$work/$1/postgres.yaml"
+	[ "${2:-}" = superuser ] && printf '  users:\n    - name: postgres\n' >>"$work/$1/postgres.yaml"
 	diff kustomize/postgres/postgres.yaml "$work/$1/postgres.yaml"
 	grep -qE "^  name: $1\$" "$work/$1/postgres.yaml" && ! grep -q "^  backups:" "$work/$1/postgres.yaml"
 }
@@ -278,7 +313,7 @@ uninstall
 
 install_operator || bail "the operator does not run"
 
-check "openssl makes a CA (EC P-256), a server certificate for hippo-primary and a client certificate for _crunchyrepl" \
+check "openssl makes a CA (EC P-256), a server certificate for $USER_HOST only and a client certificate for _crunchyrepl" \
 	0 make_pki || bail "no certificates"
 check "Secret $SERVER_SECRET (server.crt, server.key, ca.pem) and $REPL_SECRET (tls.crt, tls.key, ca.crt)" 0 \
 	eval 'server_secret && repl_secret' || bail "no Secrets"
@@ -299,8 +334,8 @@ check "a cluster with customTLSSecret and no customReplicationTLSSecret is refus
 
 check "the manifest: kustomize/postgres with replicas: 2, customTLSSecret (keys remapped with items), customReplicationTLSSecret" \
 	0 edit_hippo || bail "could not edit the manifest"
-check "the manifest of rhino: kustomize/postgres named rhino, without backups" 0 edit_plain rhino ||
-	bail "could not edit the manifest"
+check "the manifest of rhino: kustomize/postgres named rhino, without backups, spec.users: [postgres]" 0 \
+	edit_plain rhino superuser || bail "could not edit the manifest"
 t_apply=$(now)
 check "kubectl apply -k (hippo with custom TLS)" 0 kubectl apply -k "$work/hippo" || bail "hippo could not be created"
 check "kubectl apply -k (rhino)" 0 kubectl apply -k "$work/rhino"
@@ -355,7 +390,7 @@ users_done() {
 		return 1
 	}
 }
-check "the operator's SQL session (root client certificate, user's CA) runs: status.usersRevision set, Secret hippo-pguser-hippo" \
+check "the operator's SQL session (root client certificate, verify-ca against the user's CA) runs: status.usersRevision set, Secret hippo-pguser-hippo" \
 	180 users_done
 
 no_operator_certs() {
@@ -378,36 +413,42 @@ client_pod() {
 		          valueFrom: { secretKeyRef: { name: hippo-pguser-hippo, key: password } }
 		      volumeMounts:
 		        - {name: certs, mountPath: /certs, readOnly: true}
+		        - {name: keys, mountPath: /keys}
 		  volumes:
 		    - name: certs
 		      projected:
 		        sources:
 		          - configMap: {name: $CLIENT-ca, items: [{key: user-ca.crt, path: user-ca.crt}]}
 		          - secret: {name: pgo-root-cacert, items: [{key: root.crt, path: root.crt}]}
+		    - name: keys
+		      emptyDir: {medium: Memory}
 	EOF
 	kn wait --for=condition=Ready "pod/$CLIENT" --timeout=120s
 }
-check "a client pod with the user's CA and the root CA (pgo-root-cacert)" 0 client_pod || bail "no client pod"
+check "a client pod with the user's CA, the root CA (pgo-root-cacert) and a place for client keys" 0 client_pod ||
+	bail "no client pod"
 
 PRIMARY_HOST=hippo-primary.$NS.svc
 verify_user_ca() {
 	local out
-	out=$(cpsql /certs/user-ca.crt "$PRIMARY_HOST" \
+	out=$(cpsql /certs/user-ca.crt hippo-ha \
 		-c "SELECT current_user, ssl, NOT pg_is_in_recovery() FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>&1)
 	echo "$out"
 	[ "$out" = "hippo|t|t" ]
 }
-check "psql with the Secret's password, verify-full against the user's CA, to $PRIMARY_HOST" 60 verify_user_ca
+check "psql with the Secret's password, verify-full against the user's CA as $USER_HOST, to the primary (hippo-ha)" \
+	60 verify_user_ca
 verify_replicas() {
 	local out
-	out=$(cpsql /certs/user-ca.crt "hippo-replicas.$NS.svc" -c "SELECT pg_is_in_recovery()" 2>&1)
+	out=$(cpsql /certs/user-ca.crt hippo-replicas -c "SELECT pg_is_in_recovery()" 2>&1)
 	echo "$out"
 	[ "$out" = t ]
 }
-check "psql verify-full against the user's CA to hippo-replicas.$NS.svc reaches the replica" 60 verify_replicas
+check "psql verify-full against the user's CA as $USER_HOST to hippo-replicas' address reaches the replica" 60 \
+	verify_replicas
 root_refused() {
 	local out
-	out=$(cpsql /certs/root.crt "$PRIMARY_HOST" -c "SELECT 1" 2>&1) && {
+	out=$(cpsql /certs/root.crt hippo-ha -c "SELECT 1" 2>&1) && {
 		echo "verify-full against the operator's root CA was accepted: $out"
 		return 1
 	}
@@ -415,12 +456,25 @@ root_refused() {
 	grep -q 'certificate verify failed' <<<"$out"
 }
 check "psql verify-full against the operator's root CA (pgo-root-cacert) fails: certificate verify failed" 30 root_refused
+# The user's certificate names none of our Services: verify-full to the Service's name fails on the name, which is
+# why the operator's session (users_done above) verifies the chain only.
+name_refused() {
+	local out
+	out=$(kpsql "" "host=$PRIMARY_HOST port=5432 user=hippo dbname=hippo sslmode=verify-full sslrootcert=/certs/user-ca.crt" \
+		-c "SELECT 1" 2>&1) && {
+		echo "verify-full to $PRIMARY_HOST was accepted: $out"
+		return 1
+	}
+	echo "$out"
+	grep -q "does not match host name \"$PRIMARY_HOST\"" <<<"$out"
+}
+check "psql verify-full against the user's CA to $PRIMARY_HOST fails: the certificate does not name it" 30 name_refused
 
 serial1=$(serial_of <"$pki/server.crt")
 both_serve() {
 	local p bad=0
 	for p in $(instance_pods hippo); do
-		served "$p" 5432 /certs/user-ca.crt "$PRIMARY_HOST" "$1" -starttls postgres || bad=1
+		served "$p" 5432 /certs/user-ca.crt "$USER_HOST" "$1" -starttls postgres || bad=1
 	done
 	return $bad
 }
@@ -432,7 +486,7 @@ before=$(pod_state hippo)
 comment "hippo's pods before the renewals:" "$before"
 renew_server() {
 	mv "$pki/server.crt" "$pki/server-1.crt" && mv "$pki/server.key" "$pki/server-1.key" &&
-		issue server hippo-primary server_ext >/dev/null && server_secret
+		issue server "$USER_HOST" server_ext >/dev/null && server_secret
 }
 if check "Secret $SERVER_SECRET replaced: a new certificate and key from the same CA" 0 renew_server; then
 	t0=$(now)
@@ -623,6 +677,102 @@ if check "a certificate of the root for rhino-cluster-cert past two thirds of it
 		fi
 	fi
 	check "no container of rhino restarted (same pod UID, restart counts 0)" 0 not_restarted rhino "$rhino_before"
+fi
+
+# --- the operator's login ----------------------------------------------------------------------
+
+# to_client NAME: $pki/NAME.crt and NAME.key into the client pod's /keys, readable by its user only (libpq demands it).
+to_client() {
+	kn exec -i "$CLIENT" -- sh -c "umask 077 && cat >/keys/$1.crt" <"$pki/$1.crt" &&
+		kn exec -i "$CLIENT" -- sh -c "umask 077 && cat >/keys/$1.key" <"$pki/$1.key"
+}
+# as_operator CLUSTER CAFILE NAME CERT: psql in the client pod as _crunchyoperator with client certificate CERT (in
+# /keys) to the primary at CLUSTER-ha's ClusterIP (where the operator goes), the server verified against CAFILE as
+# NAME. Prints the role and whether it is a superuser.
+as_operator() {
+	kpsql "" "host=$3 hostaddr=$(svc_ip "$1-ha") port=5432 user=_crunchyoperator dbname=postgres \
+sslmode=verify-full sslrootcert=$2 sslcert=/keys/$4.crt sslkey=/keys/$4.key" \
+		-c "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
+}
+
+rhino_users() {
+	local revision password
+	revision=$(kn get postgrescluster rhino -o jsonpath='{.status.usersRevision}')
+	password=$(secret_key rhino-pguser-postgres password)
+	[ -n "$revision" ] && [ -n "$password" ] || {
+		echo "status.usersRevision '$revision'; Secret rhino-pguser-postgres $([ -n "$password" ] && echo has || echo lacks) a password"
+		kn get events --field-selector involvedObject.name=rhino 2>&1 | tail -3
+		return 1
+	}
+}
+check "rhino's users are reconciled: status.usersRevision set, Secret rhino-pguser-postgres" 180 rhino_users
+
+# postgres_login PASSWORD: psql as postgres with PASSWORD over TLS, verify-full against the root, to the Secret's host.
+postgres_login() {
+	kpsql "$1" "host=$(secret_key rhino-pguser-postgres host) port=$(secret_key rhino-pguser-postgres port) \
+user=postgres dbname=postgres sslmode=verify-full sslrootcert=/certs/root.crt" \
+		-c "SELECT current_user, s.ssl, r.rolsuper FROM pg_stat_ssl s, pg_roles r
+			WHERE s.pid = pg_backend_pid() AND r.rolname = current_user"
+}
+postgres_password() {
+	local out
+	out=$(postgres_login "$(secret_key rhino-pguser-postgres password)" 2>&1)
+	echo "$out"
+	[ "$out" = "postgres|t|t" ]
+}
+check "postgres (in spec.users) logs in with its Secret's password over TLS, verify-full against the root, as superuser" \
+	60 postgres_password
+wrong_password() {
+	local out
+	out=$(postgres_login "not-$(secret_key rhino-pguser-postgres password)" 2>&1) && {
+		echo "a wrong password was accepted: $out"
+		return 1
+	}
+	echo "$out"
+	grep -q 'password authentication failed for user "postgres"' <<<"$out"
+}
+check "and with a wrong password it is refused (password authentication failed)" 30 wrong_password
+
+# A certificate named after the operator's role, from a CA the cluster does not trust (the test's), from the
+# cluster's root (what the operator signs itself), and, on hippo, from the user's CA, which hippo trusts.
+foreign_refused() {
+	local out
+	out=$(as_operator rhino /certs/root.crt "$RHINO_HOST" op-user-ca 2>&1) && {
+		echo "accepted: $out"
+		return 1
+	}
+	echo "$out"
+	grep -qiE 'unknown ca|certificate verify failed' <<<"$out"
+}
+root_pki() {
+	[ -f "$pki/root.key" ] || {
+		secret_key pgo-root-cacert root.crt >"$pki/root.crt" && secret_key pgo-root-cacert root.key >"$pki/root.key"
+	}
+}
+operator_in() {
+	local out
+	out=$(as_operator rhino /certs/root.crt "$RHINO_HOST" op-root 2>&1)
+	echo "$out"
+	[ "$out" = "_crunchyoperator|t" ]
+}
+if check "a client certificate CN=_crunchyoperator from the test's CA, in the client pod" 0 \
+	eval 'issue op-user-ca _crunchyoperator client_ext && to_client op-user-ca'; then
+	check "rhino refuses it (its Postgres trusts the namespace root only)" 30 foreign_refused
+	check "a client certificate CN=_crunchyoperator from the namespace root (pgo-root-cacert), in the client pod" 0 \
+		eval 'root_pki && issue op-root _crunchyoperator client_ext root && to_client op-root' &&
+		check "it logs in to rhino as _crunchyoperator, a superuser: the operator's login" 30 operator_in
+	# hippo trusts the user's CA for client certificates (customReplicationTLSSecret comes from it), and pg_hba cannot
+	# ask which CA signed a certificate: that CA can make anyone the operator. Known; a SKIP until it is closed.
+	gap_name="hippo refuses a client certificate CN=_crunchyoperator from the user's CA"
+	if gap_out=$(as_operator hippo /certs/user-ca.crt "$USER_HOST" op-user-ca 2>&1); then
+		tap_skip "$gap_name" \
+			"KNOWN GAP: it got in as '$gap_out' (role|superuser); the user's CA can issue the operator's name"
+	elif grep -qiE 'unknown ca|certificate verify failed|certificate authentication failed' <<<"$gap_out"; then
+		tap_ok "$gap_name"
+		comment "$gap_out"
+	else
+		tap_fail "$gap_name" "$gap_out"
+	fi
 fi
 
 # --- uninstall ---------------------------------------------------------------------------

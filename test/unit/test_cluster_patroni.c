@@ -222,10 +222,11 @@ static void testHippo(void **state)
                         "      - hostssl replication \"_crunchyrepl\" all cert\n"
                         "      - hostssl \"postgres\" \"_crunchyrepl\" all cert\n"
                         "      - host all \"_crunchyrepl\" all reject\n"
-                        "      - hostssl all \"postgres\" all cert map=pgo-operator\n"
+                        "      - hostssl all \"_crunchyoperator\" all cert\n"
+                        "      - host all \"_crunchyoperator\" all reject\n"
                         "      - hostssl all all all scram-sha-256\n"
                         "      pg_ident:\n"
-                        "      - pgo-operator _crunchyoperator postgres\n"
+                        "      - '# spec.patroni.dynamicConfiguration.postgresql.pg_ident'\n"
                         "      use_pg_rewind: true\n"
                         "      use_slots: false\n"
                         "    retry_timeout: 10\n"
@@ -274,6 +275,10 @@ static void testHippo(void **state)
                         "  - encoding=UTF8\n"
                         "  - waldir=/pgdata/pg17_wal\n"
                         "  method: initdb\n"
+                        "  post_bootstrap: psql -Xq -v ON_ERROR_STOP=1 -c \"DO $$BEGIN IF NOT EXISTS (SELECT FROM "
+                        "pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) '_crunchyoperator') THEN CREATE ROLE "
+                        "_crunchyoperator; END IF; ALTER ROLE _crunchyoperator WITH SUPERUSER LOGIN PASSWORD NULL; "
+                        "END$$\"\n"
                         "kubernetes: {}\n"
                         "postgresql:\n"
                         "  basebackup:\n"
@@ -347,11 +352,12 @@ static void testDynamicConfiguration(void **state)
                          "      - hostssl replication \"_crunchyrepl\" all cert\n"
                          "      - hostssl \"postgres\" \"_crunchyrepl\" all cert\n"
                          "      - host all \"_crunchyrepl\" all reject\n"
-                         "      - hostssl all \"postgres\" all cert map=pgo-operator\n"
+                         "      - hostssl all \"_crunchyoperator\" all cert\n"
+                         "      - host all \"_crunchyoperator\" all reject\n"
                          "      - hostssl all all 10.0.0.0/8 scram-sha-256\n"
                          "      - host all all all reject\n"
                          "      pg_ident:\n"
-                         "      - pgo-operator _crunchyoperator postgres\n"
+                         "      - '# spec.patroni.dynamicConfiguration.postgresql.pg_ident'\n"
                          "      - ldap /^(.*)@example[.]com$ \\1\n"
                          "      use_pg_rewind: true\n"
                          "      use_slots: true\n"
@@ -416,7 +422,8 @@ static void testAuthenticationRules(void **state)
     fixtureInit(&fixture, text, (const char *const[]){NULL});
     json_t *objects = buildOk(&fixture.model);
     assertLines(patroniYaml(objects, 0),
-                "      - hostssl all \"postgres\" all cert map=pgo-operator\n"
+                "      - hostssl all \"_crunchyoperator\" all cert\n"
+                "      - host all \"_crunchyoperator\" all reject\n"
                 "      - hostssl all all 192.168.0.0/16 cert\n"
                 "      - hostssl all all all scram-sha-256\n"
                 "      - host \"zoo\",\"/^[/]weird[+]db$\",\"say \"\"hi\"\"\" \"hippo\" all ldap"
@@ -424,7 +431,7 @@ static void testAuthenticationRules(void **state)
                 "      - local all \"replication\" peer\n"
                 "      - host all all all reject\n"
                 "      pg_ident:\n"
-                "      - pgo-operator _crunchyoperator postgres\n"
+                "      - '# spec.patroni.dynamicConfiguration.postgresql.pg_ident'\n"
                 "      use_pg_rewind: true\n");
     json_decref(objects);
     fixtureFree(&fixture);

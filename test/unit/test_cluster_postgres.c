@@ -3,9 +3,10 @@
  * Without a server: quoting, argument checks, a refused connection, a listener that never answers (connection and
  * session timeouts), cancellation, and the allocation sweep of pgSessionStart. With PostgreSQL's initdb and pg_ctl
  * on PATH, a throw-away server (TLS, client-certificate authentication mapped to the superuser) checks sessions,
- * server errors, redaction, the quoting under both settings of standard_conforming_strings, and the users' SQL of
- * cluster/users.h end to end; without them those tests are skipped with the reason. As root the server runs as the
- * user "postgres" (PostgreSQL refuses to run as root). */
+ * verify-full against verify-ca (a certificate naming other hosts), server errors, redaction, the quoting under both
+ * settings of standard_conforming_strings, and the users' SQL of cluster/users.h end to end; without them those
+ * tests are skipped with the reason. As root the server runs as the user "postgres" (PostgreSQL refuses to run as
+ * root). */
 #include "harness/harness.h"
 
 #include "cluster/postgres.h"
@@ -739,6 +740,33 @@ static void testLiveSteps(void **state)
     assert_err(&err, errOk);
 }
 
+/* verifyCaOnly: a server whose certificate names other hosts (localhost and 127.0.0.1, not the name asked for) is
+ * refused by verify-full and reached by verify-ca, which still verifies the chain: against another CA it fails. */
+static void testLiveVerifyCa(void **state)
+{
+    Live *live = liveOrSkip(state);
+    const PgStep step = {.sql = "SELECT 1"};
+    const PgBatch batch = {.dbname = "postgres", .steps = &step, .count = 1};
+    PgTarget target = liveTarget(live);
+    target.host = "db.example.internal";
+    Err err = liveSession(live, &target, &batch, 1);
+    assert_err(&err, errPostgres);
+    assert_contains(err.message, "does not match host name \"db.example.internal\"");
+
+    target.verifyCaOnly = true;
+    err = liveSession(live, &target, &batch, 1);
+    assert_err(&err, errOk);
+
+    /* Another CA of the same name: the server's certificate names it as issuer, its signature does not verify. */
+    TestPki other;
+    assert_true(testPkiGenerate(&other));
+    target.caPem = other.caCert;
+    err = liveSession(live, &target, &batch, 1);
+    testPkiFree(&other);
+    assert_err(&err, errPostgres);
+    assert_contains(err.message, "SSL error");
+}
+
 static void testLiveErrors(void **state)
 {
     Live *live = liveOrSkip(state);
@@ -1024,6 +1052,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(testStartFromDone, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testStartAllocations, setUp, tearDown),
         cmocka_unit_test(testLiveSteps),
+        cmocka_unit_test(testLiveVerifyCa),
         cmocka_unit_test(testLiveErrors),
         cmocka_unit_test(testLiveQuoting),
         cmocka_unit_test(testLiveUsers),

@@ -270,6 +270,15 @@ static void testInvalid(void **state)
                   "spec.users[0].databases[1] must be a string");
     assertInvalid("{\"metadata\": {\"name\": \"c\"}, \"spec\": {\"users\": [\"a\"]}}",
                   "spec.users[0] must be an object");
+    /* The operator's own roles: the role its SQL runs as, Patroni's, and any other name of the reserved prefix. */
+    assertInvalid("{\"metadata\": {\"name\": \"c\"}, \"spec\": {\"users\": [{\"name\": \"_crunchyoperator\"}]}}",
+                  "spec.users[0].name: _crunchyoperator is reserved for the operator's own roles (names starting "
+                  "with _crunchy are); choose another name");
+    assertInvalid("{\"metadata\": {\"name\": \"c\"}, \"spec\": {\"users\": [{\"name\": \"a\"}, "
+                  "{\"name\": \"_crunchyrepl\", \"databases\": [\"postgres\"]}]}}",
+                  "spec.users[1].name: _crunchyrepl is reserved");
+    assertInvalid("{\"metadata\": {\"name\": \"c\"}, \"spec\": {\"users\": [{\"name\": \"_crunchy\"}]}}",
+                  "spec.users[0].name: _crunchy is reserved");
     assertInvalid("{\"metadata\": {\"name\": \"c234567890123456789012345678901234567890123456789012345678901234\"},"
                   " \"spec\": {}}",
                   "longer than the 63 bytes of a postgres user name; set spec.users");
