@@ -48,6 +48,11 @@ bool clusterPutCopy(json_t *object, const char *key, const json_t *value);
 /* Copies of source's members into target (source NULL or not an object: nothing). */
 bool clusterMergeCopy(json_t *target, const json_t *source);
 
+/* A status condition {type, status "True"/"False", reason, message, observedGeneration, lastTransitionTime}, the
+ * time kept from the cluster's current condition of the same type and status, else now. NULL when out of memory. */
+json_t *clusterCondition(const ClusterModel *model, const char *type, bool status, const char *reason,
+                         const char *message);
+
 /* Bytes read from or written to a Secret (PEM text, a password). data is NULL when there is nothing. */
 typedef struct ClusterBytes {
     const char *data;
@@ -61,7 +66,9 @@ bool clusterSecretRead(MemCtx *ctx, const json_t *secret, const char *key, Clust
 /* data[key] = base64 of value; false when out of memory. */
 bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err);
 
-/* The common name of the operator's client certificate for its SQL sessions; pg_ident maps it to postgres. */
+/* The operator's superuser role for its SQL sessions, which Patroni creates at bootstrap, and the common name of the
+ * client certificate it logs in with: pg_hba admits the role by that certificate only (cert), over TLS only. The
+ * _crunchy prefix is reserved: spec.users cannot name it (users.c). See patroni.c. */
 #define CLUSTER_OPERATOR_CN "_crunchyoperator"
 
 /* The key of <instance>-certs that holds, with spec.customTLSSecret, the certificate authorities Postgres trusts for

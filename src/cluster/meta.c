@@ -178,3 +178,26 @@ bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes
     memCtxRelease(encoded);
     return ok || errSet(err, errOutOfMemory, "out of memory building secret data");
 }
+
+json_t *clusterCondition(const ClusterModel *model, const char *type, bool status, const char *reason,
+                         const char *message)
+{
+    const char *statusText = status ? "True" : "False";
+    char now[CLOCK_RFC3339_SIZE];
+    clockFormatRfc3339(clockWallMs(model->clock), now);
+    memcpy(now + 19, "Z", 2); /* whole seconds, as the API server writes metav1.Time */
+    const char *since = now;
+    size_t condIdx;
+    const json_t *current;
+    json_array_foreach(json_object_get(json_object_get(model->cluster, "status"), "conditions"), condIdx, current)
+    {
+        const char *currentType = json_string_value(json_object_get(current, "type"));
+        const char *currentStatus = json_string_value(json_object_get(current, "status"));
+        const char *time = json_string_value(json_object_get(current, "lastTransitionTime"));
+        if (currentType != NULL && strcmp(currentType, type) == 0 && currentStatus != NULL &&
+            strcmp(currentStatus, statusText) == 0 && time != NULL)
+            since = time;
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type, "status", statusText, "reason", reason, "message",
+                     message, "observedGeneration", (json_int_t)model->generation, "lastTransitionTime", since);
+}

@@ -33,6 +33,12 @@
 #define CLUSTER_KIND               "PostgresCluster"
 #define CLUSTER_ROOT_SECRET        "pgo-root-cacert"
 
+/* Conditions of our own, present only while something is wrong (a pass that failed; spec fields the operator does
+ * not act on; a cluster waiting for data it cannot fetch), and PGO's Progressing. */
+#define CLUSTER_CONDITION_RECONCILED   "Reconciled"
+#define CLUSTER_CONDITION_SPEC_APPLIED "SpecApplied"
+#define CLUSTER_CONDITION_PROGRESSING  "Progressing"
+
 /* One instance: a StatefulSet of one pod, "<cluster>-<set>-<4 characters>". */
 typedef struct ClusterInstance {
     const char *name; /* the StatefulSet; its pod is "<name>-0" */
@@ -77,6 +83,7 @@ typedef struct ClusterModel {
     size_t instanceCount;
 
     const char *haClusterIP; /* spec.clusterIP of Service <cluster>-ha once assigned, else NULL */
+    const char *primary;     /* the instance Patroni's leader runs on (cluster/primary.h), else NULL */
 
     /* Time, randomness and the cache, for builders that keep or create state. */
     Clock clock;

@@ -98,7 +98,7 @@ typedef struct Backup {
     const json_t *meta;      /* its metadata */
     const char *image;       /* its image, else the cluster's */
     const char *firstVolume; /* the first volume repository's name, or NULL: no repository host */
-    const char *primary;     /* the instance whose pod Patroni labels master, or NULL */
+    const char *primary;     /* the instance Patroni's leader runs on (model->primary), or NULL */
     bool repoHostReady;      /* StatefulSet <cluster>-repo-host has its pod ready */
     char configMap[BACKUP_NAME_SIZE];
     char secret[BACKUP_NAME_SIZE];
@@ -244,20 +244,6 @@ static void manualJobName(const ClusterModel *model, const char *id, char out[BA
     jobName(model, "backup", purpose, out);
 }
 
-/* The instance whose pod <instance>-0 carries Patroni's primary role label, or NULL. */
-static const char *primaryInstance(const ClusterModel *model)
-{
-    for (size_t instanceIdx = 0; instanceIdx < model->instanceCount; instanceIdx++) {
-        char pod[BACKUP_NAME_SIZE];
-        snprintf(pod, sizeof(pod), "%s-0", model->instances[instanceIdx].name);
-        const json_t *labels = json_object_get(json_object_get(lookup(model, "Pod", pod), "metadata"), "labels");
-        const char *role = stringAt(labels, CLUSTER_LABEL_ROLE);
-        if (role != NULL && strcmp(role, "master") == 0)
-            return model->instances[instanceIdx].name;
-    }
-    return NULL;
-}
-
 static bool backupInit(const ClusterModel *model, Backup *b)
 {
     const json_t *spec = backupSpec(model);
@@ -271,7 +257,7 @@ static bool backupInit(const ClusterModel *model, Backup *b)
         .meta = json_object_get(spec, "metadata"),
         .image = image != NULL && image[0] != '\0' ? image : model->image,
         .firstVolume = firstVolumeRepo(json_object_get(spec, "repos")),
-        .primary = primaryInstance(model),
+        .primary = model->primary,
     };
     snprintf(b->configMap, sizeof(b->configMap), "%s-pgbackrest-config", model->name);
     snprintf(b->secret, sizeof(b->secret), "%s-pgbackrest", model->name);
@@ -1243,30 +1229,6 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
 
 /* ---- status ---- */
 
-/* A condition of PGO's, with lastTransitionTime kept from the current condition of the same type and status. */
-static json_t *condition(const ClusterModel *model, const char *type, bool status, const char *reason,
-                         const char *message)
-{
-    const char *statusText = status ? "True" : "False";
-    char now[CLOCK_RFC3339_SIZE];
-    clockFormatRfc3339(clockWallMs(model->clock), now);
-    memcpy(now + 19, "Z", 2); /* whole seconds, as the API server writes metav1.Time */
-    const char *since = now;
-    size_t condIdx;
-    const json_t *current;
-    json_array_foreach(json_object_get(json_object_get(model->cluster, "status"), "conditions"), condIdx, current)
-    {
-        const char *currentType = stringAt(current, "type");
-        const char *currentStatus = stringAt(current, "status");
-        const char *time = stringAt(current, "lastTransitionTime");
-        if (currentType != NULL && strcmp(currentType, type) == 0 && currentStatus != NULL &&
-            strcmp(currentStatus, statusText) == 0 && time != NULL)
-            since = time;
-    }
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type, "status", statusText, "reason", reason, "message",
-                     message, "observedGeneration", (json_int_t)model->generation, "lastTransitionTime", since);
-}
-
 /* status.pgbackrest.repos[] */
 static json_t *statusRepos(const Backup *b)
 {
@@ -1359,25 +1321,28 @@ json_t *clusterPgBackRestStatus(const ClusterModel *model)
                         json_pack("{s:s, s:s, s:b}", "apiVersion", "apps/v1", "kind", "StatefulSet", "ready",
                                   b.repoHostReady)) &&
              clusterPush(conditions, b.repoHostReady
-                                         ? condition(model, "PGBackRestRepoHostReady", true, "RepoHostReady",
-                                                     "pgBackRest dedicated repository host is ready")
-                                         : condition(model, "PGBackRestRepoHostReady", false, "RepoHostNotReady",
-                                                     "pgBackRest dedicated repository host is not ready"));
+                                         ? clusterCondition(model, "PGBackRestRepoHostReady", true, "RepoHostReady",
+                                                            "pgBackRest dedicated repository host is ready")
+                                         : clusterCondition(model, "PGBackRestRepoHostReady", false, "RepoHostNotReady",
+                                                            "pgBackRest dedicated repository host is not ready"));
     ok = ok &&
-         clusterPush(conditions, stanza ? condition(model, "PGBackRestReplicaRepoReady", true, "StanzaCreated",
-                                                    "pgBackRest replica create repo is ready for backups")
-                                        : condition(model, "PGBackRestReplicaRepoReady", false, "StanzaNotCreated",
-                                                    "pgBackRest replica create repo is not ready for backups")) &&
-         clusterPush(conditions, replica ? condition(model, "PGBackRestReplicaCreate", true, "RepoBackupComplete",
-                                                     "pgBackRest replica creation is now possible")
-                                         : condition(model, "PGBackRestReplicaCreate", false, "RepoBackupNotComplete",
-                                                     "pgBackRest replica creation is not currently possible"));
+         clusterPush(conditions, stanza
+                                     ? clusterCondition(model, "PGBackRestReplicaRepoReady", true, "StanzaCreated",
+                                                        "pgBackRest replica create repo is ready for backups")
+                                     : clusterCondition(model, "PGBackRestReplicaRepoReady", false, "StanzaNotCreated",
+                                                        "pgBackRest replica create repo is not ready for backups")) &&
+         clusterPush(conditions,
+                     replica ? clusterCondition(model, "PGBackRestReplicaCreate", true, "RepoBackupComplete",
+                                                "pgBackRest replica creation is now possible")
+                             : clusterCondition(model, "PGBackRestReplicaCreate", false, "RepoBackupNotComplete",
+                                                "pgBackRest replica creation is not currently possible"));
     if (ok && manualState == jobSucceeded)
-        ok = clusterPush(conditions, condition(model, "PGBackRestManualBackupSuccessful", true, "ManualBackupComplete",
-                                               "Manual backup completed successfully"));
+        ok = clusterPush(conditions, clusterCondition(model, "PGBackRestManualBackupSuccessful", true,
+                                                      "ManualBackupComplete", "Manual backup completed successfully"));
     if (ok && manualState == jobFailed)
-        ok = clusterPush(conditions, condition(model, "PGBackRestManualBackupSuccessful", false, "ManualBackupFailed",
-                                               "Manual backup did not complete successfully"));
+        ok = clusterPush(conditions,
+                         clusterCondition(model, "PGBackRestManualBackupSuccessful", false, "ManualBackupFailed",
+                                          "Manual backup did not complete successfully"));
     json_decref(conditions);
     if (ok && clusterPut(result, "pgbackrest", pgbackrest))
         return result;

@@ -9,7 +9,9 @@
 #include "cluster/apply.h"
 #include "cluster/build.h"
 #include "cluster/changes.h"
+#include "cluster/fields.h"
 #include "cluster/pgbackrest.h"
+#include "cluster/primary.h"
 #include "cluster/rollout.h"
 #include "cluster/users.h"
 #include "common/json.h"
@@ -104,6 +106,14 @@ struct ClusterRun {
     PgSession *session;                              /* the users' SQL, while it runs */
     char usersRevision[CLUSTER_USERS_REVISION_SIZE]; /* what the SQL just run was, or "" */
     bool rootOwnerNeeded;                            /* the root CA Secret was applied: add our reference */
+    bool prunedInstances;                            /* this pass deletes surplus instances' objects */
+    bool modelReady;                                 /* the model was built from the spec */
+    const char *stage;                               /* the stage running, named in a failure's condition */
+    bool statusStage;                                /* the status is being written: a failure ends the pass */
+    bool stageFailed;                                /* a stage failed; the status says so, then the pass ends */
+    Err stageErr;
+    const char *failedStage;
+    json_t *conditions; /* this pass's own conditions (failure, fields not acted on, waiting), beside pgBackRest's */
 };
 
 /* --- instance names --- */
@@ -186,8 +196,28 @@ static void runCancelAll(void *arg)
     run->session = NULL;
     json_decref(run->objects);
     run->objects = NULL;
+    json_decref(run->conditions);
+    run->conditions = NULL;
     json_decref(run->cluster);
     run->cluster = NULL;
+}
+
+static void stageStatus(ClusterRun *run);
+
+/* A stage failed with err: the status is still written for what was observed, with the failure in the condition
+ * Reconciled (False, reason "<stage>Failed"), and the reconcile then ends with err (the key comes back with
+ * backoff). A failure while writing the status ends the reconcile at once. */
+static void runFailed(ClusterRun *run, const Err *err)
+{
+    if (run->statusStage || run->stageFailed) {
+        runFinish(run, reconcileError, run->stageFailed ? &run->stageErr : err);
+        return;
+    }
+    run->stageFailed = true;
+    run->stageErr = *err;
+    run->failedStage = run->stage;
+    run->usersRevision[0] = '\0'; /* the status keeps the revision of the SQL last run to its end */
+    stageStatus(run);
 }
 
 /* Runs next now when nothing is pending, else when the last call of the batch returns. */
@@ -198,10 +228,11 @@ static void runAfterBatch(ClusterRun *run, ClusterStageFn *next)
         return;
     run->calls = NULL;
     if (run->failed) {
-        if (run->firstErr.code == errKubeConflict)
+        run->failed = false;
+        if (run->firstErr.code == errKubeConflict) /* our cache was behind: again at once, with a fresher one */
             runFinish(run, reconcileRequeue, NULL);
         else
-            runFinish(run, reconcileError, &run->firstErr);
+            runFailed(run, &run->firstErr);
         return;
     }
     next(run);
@@ -239,11 +270,11 @@ static bool runSend(ClusterRun *run, ApiVerb verb, const KubeRequest *request, b
     return true;
 }
 
-/* Ends the reconcile with err unless a batch is in flight, in which case the batch's end does (as a failure). */
+/* The stage fails with err now, or when the batch in flight ends. */
 static void runFail(ClusterRun *run, const Err *err)
 {
     if (run->pending == 0) {
-        runFinish(run, reconcileError, err);
+        runFailed(run, err);
         return;
     }
     if (!run->failed) {
@@ -266,12 +297,15 @@ static bool runDelete(ClusterRun *run, const KubeResource *resource, const json_
 
 /* --- stages --- */
 
-static void stageStatus(ClusterRun *run);
 static void stageUsers(ClusterRun *run);
 static void runEvent(ClusterRun *run, EventType type, const char *reason, const char *message);
 
 static void stageDone(ClusterRun *run)
 {
+    if (run->stageFailed) {
+        runFinish(run, reconcileError, &run->stageErr);
+        return;
+    }
     logInfo(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
             logStr("name", run->model.name), logInt("writes", run->writes));
     runFinish(run, reconcileSuccess, NULL);
@@ -342,7 +376,8 @@ static const json_t *conditionOf(const json_t *conditions, const char *type)
 }
 
 /* status.conditions with ours (wanted) merged in by type, in place of the current ones of the same type; the
- * placeholder's "Observed" and PGBackRest* conditions no longer wanted are dropped; others' are kept as they are. */
+ * placeholder's "Observed", and the PGBackRest* and our own conditions (Reconciled, SpecApplied, Progressing) no longer
+ * wanted are dropped; others' are kept as they are. Ours are there only while something is wrong. */
 static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
 {
     json_t *merged = json_array();
@@ -352,7 +387,10 @@ static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
     {
         const char *type = json_string_value(json_object_get(condition, "type"));
         const json_t *ours = type != NULL ? conditionOf(wanted, type) : NULL;
-        bool stale = type != NULL && (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0);
+        bool stale = type != NULL && (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0 ||
+                                      strcmp(type, CLUSTER_CONDITION_RECONCILED) == 0 ||
+                                      strcmp(type, CLUSTER_CONDITION_SPEC_APPLIED) == 0 ||
+                                      strcmp(type, CLUSTER_CONDITION_PROGRESSING) == 0);
         if (merged != NULL && (ours != NULL || !stale) &&
             json_array_append(merged, ours != NULL ? (json_t *)(uintptr_t)ours : condition) != 0) {
             json_decref(merged);
@@ -371,20 +409,45 @@ static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
     return merged;
 }
 
+/* The conditions this pass wants: pgBackRest's (from backrest, may be NULL), the pass's own, and a failure's. */
+static json_t *conditionsWanted(ClusterRun *run, const json_t *backrest)
+{
+    json_t *wanted = json_array();
+    bool ok = wanted != NULL && json_array_extend(wanted, json_object_get(backrest, "conditions")) == 0 &&
+              (run->conditions == NULL || json_array_extend(wanted, run->conditions) == 0);
+    if (ok && run->stageFailed) {
+        char reason[64];
+        snprintf(reason, sizeof(reason), "%sFailed", run->failedStage != NULL ? run->failedStage : "Reconcile");
+        ok = clusterPush(
+            wanted, clusterCondition(&run->model, CLUSTER_CONDITION_RECONCILED, false, reason, run->stageErr.message));
+    }
+    if (!ok) {
+        json_decref(wanted);
+        return NULL;
+    }
+    return wanted;
+}
+
+/* The status: what was observed (instances, Patroni, pgBackRest) and the conditions, written whenever it differs
+ * from the cluster's, on every pass, also one whose stages failed (runFailed). */
 static void stageStatus(ClusterRun *run)
 {
     Err err;
+    run->statusStage = true;
+    run->stage = "Status";
     const json_t *current = json_object_get(run->cluster, "status");
-    json_t *status = statusWanted(run);
-    json_t *backrest = status != NULL ? clusterPgBackRestStatus(&run->model) : NULL;
+    json_t *status = run->modelReady ? statusWanted(run)
+                                     : json_pack("{s:I}", "observedGeneration", (json_int_t)run->model.generation);
+    json_t *backrest = status != NULL && run->modelReady ? clusterPgBackRestStatus(&run->model) : NULL;
+    json_t *wanted = status != NULL && (backrest != NULL || !run->modelReady) ? conditionsWanted(run, backrest) : NULL;
     const json_t *currentConditions = json_object_get(current, "conditions");
-    json_t *conditions =
-        backrest != NULL ? conditionsMerged(currentConditions, json_object_get(backrest, "conditions")) : NULL;
+    json_t *conditions = wanted != NULL ? conditionsMerged(currentConditions, wanted) : NULL;
+    json_decref(wanted);
     const json_t *repos = json_object_get(backrest, "pgbackrest");
     bool ok = conditions != NULL;
     if (ok && repos != NULL)
         ok = json_object_set(status, "pgbackrest", (json_t *)(uintptr_t)repos) == 0;
-    else if (ok && json_object_get(current, "pgbackrest") != NULL)
+    else if (ok && run->modelReady && json_object_get(current, "pgbackrest") != NULL)
         ok = json_object_set_new(status, "pgbackrest", json_null()) == 0; /* a merge patch removes with null */
     bool conditionsChanged = ok && (currentConditions != NULL ? !json_equal(conditions, currentConditions)
                                                               : json_array_size(conditions) > 0);
@@ -395,22 +458,23 @@ static void stageStatus(ClusterRun *run)
     if (!ok) {
         json_decref(status);
         errSet(&err, errOutOfMemory, "out of memory computing the status");
-        runFinish(run, reconcileError, &err);
+        runFailed(run, &err);
         return;
     }
     bool removal = json_is_null(json_object_get(status, "pgbackrest"));
     if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
         json_decref(status);
-        logDebug(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
-                 logStr("name", run->model.name), logInt("writes", run->writes));
-        runFinish(run, reconcileSuccess, NULL);
+        if (!run->stageFailed)
+            logDebug(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
+                     logStr("name", run->model.name), logInt("writes", run->writes));
+        runFinish(run, run->stageFailed ? reconcileError : reconcileSuccess, run->stageFailed ? &run->stageErr : NULL);
         return;
     }
     json_t *patch = json_pack("{s:o}", "status", status);
     KubeRequest request;
     ok = patch != NULL &&
          kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
-                               run->model.name, kubeSubresourceStatus, patch, &request, &err) &&
+                               run->model.name, kubeSubresourceStatus, CLUSTER_FIELD_MANAGER, patch, &request, &err) &&
          runSend(run, apiVerbPatch, &request, true, &err);
     if (patch == NULL)
         errSet(&err, errOutOfMemory, "out of memory computing the status");
@@ -422,10 +486,12 @@ static void stageStatus(ClusterRun *run)
     runAfterBatch(run, stageDone);
 }
 
-/* Users: the SQL for spec.users, run on the primary over TLS as "postgres" with a client certificate the namespace's
- * CA signs for the occasion (pg_hba admits postgres by certificate only), when its revision differs from
- * status.usersRevision. Postgres is reached at the leader Service's address, verified as <cluster>-primary. The
- * verifiers and the CA come from this reconcile's intents, which are what the cluster's Secrets now hold. */
+/* Users: the SQL for spec.users, run on the primary over TLS as the operator's role CLUSTER_OPERATOR_CN with a client
+ * certificate the namespace's CA signs for the occasion (pg_hba admits that role by certificate only), when its
+ * revision differs from status.usersRevision. Postgres is reached at the leader Service's address, verified as
+ * <cluster>-primary (verify-full), or with spec.customTLSSecret against the user's CA alone (verify-ca: the names in
+ * the user's certificate are the user's). The verifiers and the CA come from this reconcile's intents, which are what
+ * the cluster's Secrets now hold. */
 
 /* The intent of kind named name among objects, or NULL. */
 static const json_t *intentOf(const json_t *objects, const char *kind, const char *name)
@@ -481,7 +547,7 @@ static void usersDone(void *arg, const Err *err)
     run->session = NULL;
     if (err->code != errOk) {
         runEvent(run, eventWarning, "UsersNotReconciled", err->message);
-        runFinish(run, reconcileError, err);
+        runFailed(run, err);
         return;
     }
     logInfo(run->reconciler->log, "users reconciled", logStr("namespace", run->model.namespace),
@@ -518,12 +584,13 @@ static bool usersClientCert(ClusterRun *run, const char **caPem, char **certPem,
 
 static void stageUsers(ClusterRun *run)
 {
+    run->stage = "Users";
     Err err;
     ClusterUsersSql sql;
     if (!clusterUsersSql(run->reconcile->ctx, &run->model, usersVerifier, run, &sql, &err)) {
         if (err.code == errInvalidArgument)
             runEvent(run, eventWarning, "InvalidUser", err.message);
-        runFinish(run, reconcileError, &err);
+        runFailed(run, &err);
         return;
     }
     const char *current = json_string_value(json_object_get(json_object_get(run->cluster, "status"), "usersRevision"));
@@ -570,16 +637,6 @@ static bool modelHasInstance(const ClusterModel *model, const char *name)
     return false;
 }
 
-/* Whether the pod of instance carries Patroni's primary role label. */
-static bool instanceIsPrimary(ClusterRun *run, const char *instance)
-{
-    char podName[300];
-    snprintf(podName, sizeof(podName), "%s-0", instance);
-    const char *role =
-        labelOf(reconcilerLookup(run->reconciler, "Pod", run->model.namespace, podName), CLUSTER_LABEL_ROLE);
-    return role != NULL && strcmp(role, "master") == 0;
-}
-
 /* Patroni's failover key: Endpoints <cluster>-ha-failover. */
 static void failoverName(const ClusterModel *model, char name[300])
 {
@@ -606,10 +663,10 @@ static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *c
     const json_t *cached = reconcilerLookup(run->reconciler, "Endpoints", run->model.namespace, name);
     KubeRequest request;
     *sent = clusterApplyNeeded(object, cached);
-    bool ok = !*sent || (kubeRequestApply(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource,
-                                          run->model.namespace, name, kubeSubresourceNone, CLUSTER_FIELD_MANAGER,
-                                          object, &request, err) &&
-                         runSend(run, apiVerbPatch, &request, false, err));
+    bool ok =
+        !*sent || (kubeRequestApply(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource, run->model.namespace,
+                                    name, kubeSubresourceNone, CLUSTER_FIELD_MANAGER, object, &request, err) &&
+                   runSend(run, apiVerbPatch, &request, false, err));
     json_decref(object);
     return ok;
 }
@@ -617,6 +674,7 @@ static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *c
 /* Rolling update (rollout.h): at most one step per reconcile; the Pods' and StatefulSets' events bring the next. */
 static void stageRollout(ClusterRun *run)
 {
+    run->stage = "Rollout";
     const ClusterModel *model = &run->model;
     ClusterRolloutMember *members = memCtxAlloc(run->reconcile->ctx, (model->instanceCount + 1) * sizeof(*members));
     Err err;
@@ -625,12 +683,14 @@ static void stageRollout(ClusterRun *run)
         runFail(run, &err);
         return;
     }
-    size_t count = 0;
+    size_t count = 0, primary = SIZE_MAX;
     for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++) {
         const char *instance = model->instances[instIdx].name;
         char podName[300];
         snprintf(podName, sizeof(podName), "%s-0", instance);
         const json_t *statefulSet = reconcilerLookup(run->reconciler, "StatefulSet", model->namespace, instance);
+        if (statefulSet != NULL && model->primary != NULL && strcmp(instance, model->primary) == 0)
+            primary = count;
         if (statefulSet != NULL)
             members[count++] = (ClusterRolloutMember){
                 .statefulSet = statefulSet,
@@ -645,7 +705,7 @@ static void stageRollout(ClusterRun *run)
         "annotations");
     bool switchoverPending = json_string_length(json_object_get(failoverAnnotations, "leader")) > 0 ||
                              json_string_length(json_object_get(failoverAnnotations, "member")) > 0;
-    ClusterRolloutStep step = clusterRolloutNext(members, count, switchoverPending);
+    ClusterRolloutStep step = clusterRolloutNext(members, count, primary < count ? primary : count, switchoverPending);
     const char *podName = NULL;
     char message[700];
     bool ok = true;
@@ -660,11 +720,12 @@ static void stageRollout(ClusterRun *run)
             ok = runDelete(run, &clusterWatches[kindPod].resource, members[step.member].pod, &err);
             break;
         case rolloutSwitchover: {
-            const char *primary = nameOf(members[step.primary].pod);
+            const char *primaryPod = nameOf(members[step.primary].pod);
             podName = nameOf(members[step.member].pod);
-            snprintf(message, sizeof(message), "switching over from %s to %s to update the primary", primary, podName);
+            snprintf(message, sizeof(message), "switching over from %s to %s to update the primary", primaryPod,
+                     podName);
             bool sent = false;
-            ok = runSwitchover(run, primary, podName, &sent, &err);
+            ok = runSwitchover(run, primaryPod, podName, &sent, &err);
             if (ok && sent)
                 runEvent(run, eventNormal, "RollingUpdate", message);
             break;
@@ -682,6 +743,7 @@ static void stageRollout(ClusterRun *run)
  * sets that no longer need one, and the Secrets of users no longer in spec.users. Roles in Postgres stay. */
 static void stagePrune(ClusterRun *run)
 {
+    run->stage = "Prune";
     static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret, kindPdb, kindJob};
     const ClusterModel *model = &run->model;
     Err err;
@@ -694,23 +756,26 @@ static void stagePrune(ClusterRun *run)
                 continue;
             const char *instance = labelOf(entry->object, CLUSTER_LABEL_INSTANCE);
             const char *role = labelOf(entry->object, CLUSTER_LABEL_ROLE);
-            /* The primary's instance is never removed: a set renamed or emptied keeps it until Patroni has another
-             * leader (a switchover to the new instances is for the user to start). */
-            bool surplusInstance =
-                instance != NULL && !modelHasInstance(model, instance) && !instanceIsPrimary(run, instance);
+            /* Instances go only while Patroni has a leader, and the leader's never: a set renamed or emptied keeps
+             * it until Patroni has another leader (a switchover to the new instances is for the user to start). */
+            bool surplusInstance = instance != NULL && model->primary != NULL && !modelHasInstance(model, instance) &&
+                                   strcmp(instance, model->primary) != 0;
             bool staleUser = kinds[kindIdx] == kindSecret && role != NULL && strcmp(role, "pguser") == 0 &&
                              !intended(run->objects, "Secret", entry->name);
             bool stalePdb = kinds[kindIdx] == kindPdb && !intended(run->objects, "PodDisruptionBudget", entry->name);
             /* Jobs only when pgBackRest says so: a finished Job is not re-emitted, yet must stay. */
             bool staleJob = kinds[kindIdx] == kindJob && clusterPgBackRestJobObsolete(model, entry->object);
-            if ((surplusInstance || staleUser || stalePdb || staleJob) &&
-                !runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {
+            if (!(surplusInstance || staleUser || stalePdb || staleJob))
+                continue;
+            run->prunedInstances = run->prunedInstances || surplusInstance;
+            if (!runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {
                 runFail(run, &err);
                 return;
             }
         }
     }
-    runAfterBatch(run, stageRollout);
+    /* A pass that removes instances restarts nothing: the rolling update looks again once they are gone. */
+    runAfterBatch(run, run->prunedInstances ? stageUsers : stageRollout);
 }
 
 /* Patroni's dynamic configuration, once the cluster is bootstrapped: bootstrap.dcs seeds it only at initialisation,
@@ -720,6 +785,7 @@ static void stagePrune(ClusterRun *run)
  * resourceVersion read, so a concurrent change by Patroni wins and the next reconcile looks again. */
 static void stageDcs(ClusterRun *run)
 {
+    run->stage = "Patroni";
     Err err;
     char name[300];
     snprintf(name, sizeof(name), "%s-ha-config", run->model.name);
@@ -772,6 +838,7 @@ static void stageDcs(ClusterRun *run)
  * metadata.ownerReferences by uid: the other clusters' references stay whatever our cache says. */
 static void stageRootOwner(ClusterRun *run)
 {
+    run->stage = "Apply";
     Err err;
     json_t *patch =
         json_pack("{s:{s:[{s:s, s:s, s:s, s:s}]}}", "metadata", "ownerReferences", "apiVersion", CLUSTER_API_VERSION,
@@ -793,6 +860,7 @@ static void stageRootOwner(ClusterRun *run)
 
 static void stageApply(ClusterRun *run)
 {
+    run->stage = "Apply";
     Err err;
     size_t objIdx;
     json_t *object;
@@ -843,22 +911,15 @@ static void stageApply(ClusterRun *run)
 
 /* --- the model's instances --- */
 
-typedef struct ExistingInstance {
-    const char *name;
-    bool primary;
-} ExistingInstance;
-
-static int existingCompare(const void *left, const void *right)
-{
-    const ExistingInstance *a = left, *b = right;
-    if (a->primary != b->primary)
-        return a->primary ? -1 : 1;
-    return strcmp(a->name, b->name);
-}
-
 static int instanceCompare(const void *left, const void *right)
 {
     const ClusterInstance *a = left, *b = right;
+    return strcmp(a->name, b->name);
+}
+
+static int existingCompare(const void *left, const void *right)
+{
+    const ClusterExistingInstance *a = left, *b = right;
     return strcmp(a->name, b->name);
 }
 
@@ -871,71 +932,92 @@ static char *runCopy(ClusterRun *run, const char *text)
     return copy;
 }
 
-/* For each set: its StatefulSets (the primary first, then by name) up to replicas, then new names by ordinal. */
+/* Every instance the cluster has, by name: an instance exists while its StatefulSet or its data volume does, so a
+ * StatefulSet deleted by hand comes back under its own name, on its own data, rather than as a new instance beside
+ * a volume to prune. *existing is in the run's context, the names copied (a store entry's strings go with the next
+ * change to the store, mid-reconcile). */
+static bool runExistingInstances(ClusterRun *run, ClusterExistingInstance **existing, size_t *count, Err *err)
+{
+    static const ClusterKindIdx sources[] = {kindStatefulSet, kindPvc};
+    const ClusterModel *model = &run->model;
+    const ClusterReconciler *reconciler = run->reconciler;
+    size_t candidates = storeCount(reconciler->stores[kindStatefulSet]) + storeCount(reconciler->stores[kindPvc]);
+    *existing = memCtxAlloc(run->reconcile->ctx, (candidates + 1) * sizeof(**existing));
+    *count = 0;
+    if (*existing == NULL)
+        return errSet(err, errOutOfMemory, "out of memory listing instances");
+    for (size_t sourceIdx = 0; sourceIdx < sizeof(sources) / sizeof(sources[0]); sourceIdx++) {
+        size_t ownedCount;
+        const StoreEntry *const *owned = storeOwnedBy(reconciler->stores[sources[sourceIdx]], model->uid, &ownedCount);
+        for (size_t ownedIdx = 0; ownedIdx < ownedCount; ownedIdx++) {
+            const StoreEntry *entry = owned[ownedIdx];
+            const char *set = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
+            const char *name =
+                sources[sourceIdx] == kindStatefulSet ? entry->name : labelOf(entry->object, CLUSTER_LABEL_INSTANCE);
+            const char *role = labelOf(entry->object, CLUSTER_LABEL_ROLE);
+            if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
+                set == NULL || name == NULL ||
+                (sources[sourceIdx] == kindPvc && (role == NULL || strcmp(role, "pgdata") != 0)))
+                continue;
+            bool seen = false;
+            for (size_t existIdx = 0; existIdx < *count; existIdx++)
+                seen = seen || strcmp((*existing)[existIdx].name, name) == 0;
+            if (seen)
+                continue;
+            ClusterExistingInstance *instance = &(*existing)[(*count)++];
+            *instance = (ClusterExistingInstance){.name = runCopy(run, name), .set = runCopy(run, set)};
+            if (instance->name == NULL || instance->set == NULL)
+                return errSet(err, errOutOfMemory, "out of memory listing instances");
+        }
+    }
+    qsort(*existing, *count, sizeof(**existing), existingCompare);
+    return true;
+}
+
+/* For each set: the existing instances it keeps (cluster/primary.h), then new names by ordinal up to replicas. */
 static bool runInstances(ClusterRun *run, Err *err)
 {
     ClusterModel *model = &run->model;
-    const ClusterReconciler *reconciler = run->reconciler;
-    size_t total = 0,
-           candidates = storeCount(reconciler->stores[kindStatefulSet]) + storeCount(reconciler->stores[kindPvc]);
+    ClusterExistingInstance *existing;
+    size_t existingCount, total = 0;
+    if (!runExistingInstances(run, &existing, &existingCount, err))
+        return false;
+    char leaderName[300];
+    snprintf(leaderName, sizeof(leaderName), "%s-ha", model->name);
+    model->primary = clusterPrimaryFind(reconcilerLookup(run->reconciler, "Endpoints", model->namespace, leaderName),
+                                        existing, existingCount);
     for (size_t setIdx = 0; setIdx < model->setCount; setIdx++)
         total += (size_t)model->sets[setIdx].replicas;
-    model->instances = memCtxAlloc(run->reconcile->ctx, (total + 1) * sizeof(*model->instances));
-    ExistingInstance *existing = memCtxAlloc(run->reconcile->ctx, (candidates + 1) * sizeof(*existing));
-    if (model->instances == NULL || existing == NULL)
+    bool *keep = memCtxAlloc(run->reconcile->ctx, (existingCount + 1) * sizeof(*keep));
+    model->instances = memCtxAlloc(run->reconcile->ctx, (total + existingCount + 1) * sizeof(*model->instances));
+    if (model->instances == NULL || keep == NULL)
         return errSet(err, errOutOfMemory, "out of memory listing instances");
+    clusterPrimaryKeep(model->sets, model->setCount, existing, existingCount, model->primary, keep);
     model->instanceCount = 0;
     for (size_t setIdx = 0; setIdx < model->setCount; setIdx++) {
         const ClusterInstanceSet *set = &model->sets[setIdx];
-        size_t existingCount = 0;
-        /* An instance exists while its StatefulSet or its data volume does: a StatefulSet deleted by hand comes
-         * back under its own name, on its own data, rather than as a new instance beside a volume to prune. */
-        static const ClusterKindIdx sources[] = {kindStatefulSet, kindPvc};
-        for (size_t sourceIdx = 0; sourceIdx < sizeof(sources) / sizeof(sources[0]); sourceIdx++) {
-            size_t ownedCount;
-            const StoreEntry *const *owned =
-                storeOwnedBy(reconciler->stores[sources[sourceIdx]], model->uid, &ownedCount);
-            for (size_t ownedIdx = 0; ownedIdx < ownedCount; ownedIdx++) {
-                const StoreEntry *entry = owned[ownedIdx];
-                const char *setLabel = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
-                const char *name = sources[sourceIdx] == kindStatefulSet
-                                       ? entry->name
-                                       : labelOf(entry->object, CLUSTER_LABEL_INSTANCE);
-                const char *role = labelOf(entry->object, CLUSTER_LABEL_ROLE);
-                if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
-                    setLabel == NULL || strcmp(setLabel, set->name) != 0 || name == NULL ||
-                    (sources[sourceIdx] == kindPvc && (role == NULL || strcmp(role, "pgdata") != 0)))
-                    continue;
-                bool seen = false;
-                for (size_t existIdx = 0; existIdx < existingCount; existIdx++)
-                    seen = seen || strcmp(existing[existIdx].name, name) == 0;
-                if (seen)
-                    continue;
-                char podName[300];
-                snprintf(podName, sizeof(podName), "%s-0", name);
-                const char *podRole =
-                    labelOf(reconcilerLookup(run->reconciler, "Pod", model->namespace, podName), CLUSTER_LABEL_ROLE);
-                existing[existingCount++] =
-                    (ExistingInstance){.name = name, .primary = podRole != NULL && strcmp(podRole, "master") == 0};
+        int64_t kept = 0;
+        for (size_t existIdx = 0; existIdx < existingCount; existIdx++)
+            if (keep[existIdx] && strcmp(existing[existIdx].set, set->name) == 0) {
+                model->instances[model->instanceCount++] =
+                    (ClusterInstance){.name = existing[existIdx].name, .set = setIdx};
+                kept++;
             }
+        if (kept > set->replicas) {
+            char message[400];
+            snprintf(message, sizeof(message),
+                     "Patroni records no leader: instance set %s keeps all of its %lld instances until it has one",
+                     set->name, (long long)kept);
+            logInfo(run->reconciler->log, "scale-down waits for a leader", logStr("namespace", model->namespace),
+                    logStr("name", model->name), logStr("set", set->name));
+            runEvent(run, eventNormal, "ScaleDownWaiting", message);
         }
-        qsort(existing, existingCount, sizeof(*existing), existingCompare);
-        size_t kept = 0;
-        /* Copies: a store entry's strings go with the next change to the store, mid-reconcile. */
-        for (; kept < existingCount && (int64_t)kept < set->replicas; kept++) {
-            char *copy = runCopy(run, existing[kept].name);
-            if (copy == NULL)
-                return errSet(err, errOutOfMemory, "out of memory listing instances");
-            model->instances[model->instanceCount++] = (ClusterInstance){.name = copy, .set = setIdx};
-        }
-        for (unsigned ordinal = 0; (int64_t)kept < set->replicas; ordinal++) {
+        for (unsigned ordinal = 0; kept < set->replicas; ordinal++) {
             char name[254];
             clusterInstanceName(model->name, model->uid, set->name, ordinal, name);
             bool taken = false;
             for (size_t existIdx = 0; existIdx < existingCount; existIdx++)
                 taken = taken || strcmp(existing[existIdx].name, name) == 0;
-            for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++)
-                taken = taken || strcmp(model->instances[instIdx].name, name) == 0;
             if (taken)
                 continue;
             char *copy = runCopy(run, name);
@@ -976,7 +1058,6 @@ static bool runBuild(ClusterRun *run, Err *err)
         if (model->haClusterIP == NULL)
             return errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
     }
-    model->clock = loopClock(run->reconciler->loop);
     model->lookup = reconcilerLookup;
     model->lookupArg = run->reconciler;
     if (!runInstances(run, err))
@@ -987,6 +1068,92 @@ static bool runBuild(ClusterRun *run, Err *err)
     for (size_t buildIdx = 0; buildIdx < sizeof(builders) / sizeof(builders[0]); buildIdx++)
         if (!builders[buildIdx](run->reconcile->ctx, model, run->objects, err))
             return false;
+    return true;
+}
+
+/* --- what the operator does not act on --- */
+
+/* Whether the cluster's current status has a condition of type with this message. */
+static bool runConditionSays(const ClusterRun *run, const char *type, const char *message)
+{
+    const json_t *current = conditionOf(json_object_get(json_object_get(run->cluster, "status"), "conditions"), type);
+    const char *currentMessage = json_string_value(json_object_get(current, "message"));
+    return currentMessage != NULL && strcmp(currentMessage, message) == 0;
+}
+
+/* Adds the condition of type (False, reason, message) to the pass's own and, when the cluster's status does not say
+ * so already, records a Warning Event with reason and message. */
+static bool runReport(ClusterRun *run, const char *type, const char *reason, const char *message, Err *err)
+{
+    if (run->conditions == NULL)
+        run->conditions = json_array();
+    if (!clusterPush(run->conditions, clusterCondition(&run->model, type, false, reason, message)))
+        return errSet(err, errOutOfMemory, "out of memory reporting %s", reason);
+    if (!runConditionSays(run, type, message))
+        runEvent(run, eventWarning, reason, message);
+    return true;
+}
+
+/* paths as "a, b, c" after prefix, in the run's context; NULL when out of memory. */
+static const char *runPathList(ClusterRun *run, const char *prefix, const char *const *paths, size_t count)
+{
+    StrBuf text;
+    Err err;
+    strBufInit(&text, run->reconcile->ctx, 4096);
+    bool ok = strBufAppendStr(&text, prefix, &err);
+    for (size_t pathIdx = 0; ok && pathIdx < count; pathIdx++)
+        ok = (pathIdx == 0 || strBufAppendStr(&text, ", ", &err)) && strBufAppendStr(&text, paths[pathIdx], &err);
+    return ok ? strBufStr(&text) : NULL;
+}
+
+/* Whether the cluster has data already: Patroni initialised it, or an instance (a StatefulSet or a data volume)
+ * exists. */
+static bool runHasData(const ClusterRun *run)
+{
+    const char *systemId = json_string_value(
+        json_object_get(json_object_get(json_object_get(run->cluster, "status"), "patroni"), "systemIdentifier"));
+    size_t statefulSets, volumes;
+    storeOwnedBy(run->reconciler->stores[kindStatefulSet], run->model.uid, &statefulSets);
+    storeOwnedBy(run->reconciler->stores[kindPvc], run->model.uid, &volumes);
+    return (systemId != NULL && systemId[0] != '\0') || statefulSets > 0 || volumes > 0;
+}
+
+/* Nothing in the spec is ignored silently (cluster/fields.h): fields the operator does not act on yet are listed in
+ * the condition SpecApplied (False, FieldsNotActedOn) and a Warning Event. A cluster that asks for its data from
+ * elsewhere is never initialised empty: a standby (whatever it holds), or a data source for a cluster with no data
+ * yet, makes the pass create nothing (*wait) and say why in Progressing (False, WaitingForDataSource); a data
+ * source of a cluster that has data is moot, as in PGO, which reads it only to initialise. */
+static bool runReportFields(ClusterRun *run, bool *wait, Err *err)
+{
+    ClusterFieldsReport report;
+    if (!clusterFieldsReport(run->reconcile->ctx, run->cluster, &report, err))
+        return false;
+    bool standby = false;
+    for (size_t pathIdx = 0; pathIdx < report.dataElsewhereCount; pathIdx++)
+        standby = standby || strncmp(report.dataElsewhere[pathIdx], "spec.standby", 12) == 0;
+    *wait = report.dataElsewhereCount > 0 && (standby || !runHasData(run));
+    if (report.notActedOnCount > 0) {
+        const char *message =
+            runPathList(run, "the operator does not act on these fields yet and ignores them: ", report.notActedOn,
+                        report.notActedOnCount);
+        if (message == NULL)
+            return errSet(err, errOutOfMemory, "out of memory reporting fields");
+        if (!runReport(run, CLUSTER_CONDITION_SPEC_APPLIED, "FieldsNotActedOn", message, err))
+            return false;
+    }
+    if (*wait) {
+        const char *message =
+            runPathList(run,
+                        "no instance is created, so that nothing is initialised empty: the operator cannot yet take a "
+                        "cluster's data from ",
+                        report.dataElsewhere, report.dataElsewhereCount);
+        if (message == NULL)
+            return errSet(err, errOutOfMemory, "out of memory reporting fields");
+        if (!runReport(run, CLUSTER_CONDITION_PROGRESSING, "WaitingForDataSource", message, err))
+            return false;
+        logInfo(run->reconciler->log, "waiting for a data source", logStr("namespace", run->model.namespace),
+                logStr("name", run->model.name));
+    }
     return true;
 }
 
@@ -1133,12 +1300,21 @@ void clusterReconcile(void *arg, Reconcile *reconcile)
             reconcileFinish(reconcile, reconcileSuccess, 0, NULL);
         return;
     }
+    run->stage = "Spec";
     if (!clusterModelFromSpec(reconcile->ctx, run->cluster, reconciler->images, reconciler->imagesArg, &run->model,
                               &err)) {
         runEvent(run, eventWarning, "InvalidSpec", err.message);
-        reconcileFinish(reconcile, reconcileError, 0, &err);
+        /* What the status path needs of a model that could not be built. */
+        run->model = (ClusterModel){.cluster = run->cluster,
+                                    .namespace = reconcile->namespace,
+                                    .name = reconcile->name,
+                                    .generation = json_integer_value(json_object_get(metadata, "generation")),
+                                    .clock = loopClock(reconciler->loop)};
+        runFailed(run, &err);
         return;
     }
+    run->modelReady = true;
+    run->model.clock = loopClock(reconciler->loop);
     if (run->model.image == NULL) {
         char message[160];
         snprintf(message, sizeof(message),
@@ -1146,17 +1322,27 @@ void clusterReconcile(void *arg, Reconcile *reconcile)
                  (long long)run->model.postgresVersion, (long long)run->model.postgresVersion);
         runEvent(run, eventWarning, "MissingRequiredImage", message);
         errSet(&err, errInvalidArgument, "%s", message);
-        reconcileFinish(reconcile, reconcileError, 0, &err);
+        runFailed(run, &err);
         return;
     }
+    bool wait = false;
+    if (!runReportFields(run, &wait, &err)) {
+        runFailed(run, &err);
+        return;
+    }
+    if (wait) {
+        stageStatus(run);
+        return;
+    }
+    run->stage = "Build";
     if (!runBuild(run, &err)) {
         if (err.code == errInvalidArgument)
             runEvent(run, eventWarning, "InvalidSpec", err.message);
-        reconcileFinish(reconcile, reconcileError, 0, &err);
+        runFailed(run, &err);
         return;
     }
     if (!hasFinalizer(run->cluster) && !sendFinalizers(run, true, &err)) {
-        reconcileFinish(reconcile, reconcileError, 0, &err);
+        runFailed(run, &err);
         return;
     }
     runAfterBatch(run, stageApply);

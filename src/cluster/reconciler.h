@@ -3,11 +3,15 @@
  *
  * One reconcile is a short chain of stages, each a batch of API calls sent together and awaited together:
  *
- *     finalizer  ->  apply (every intent the cache lacks)  ->  prune (surplus instances)  ->  users (SQL over libpq)
- *                ->  status (merge patch of /status when it changes)
+ *     fields (what is not acted on; a cluster waiting for its data goes straight to status)
+ *       ->  finalizer  ->  apply (every intent the cache lacks)  ->  Patroni's dynamic configuration
+ *       ->  prune (surplus instances, only while Patroni has a leader)  ->  rolling update (not after a prune)
+ *       ->  users (SQL over libpq)  ->  status (merge patch of /status when it changes)
  *
- * A stage that fails ends the reconcile with an error (the key comes back with backoff); a later reconcile starts
- * from the top, so every stage is idempotent and reads only the cache. In steady state no stage writes anything.
+ * A stage that fails still leads to the status stage, which writes what was observed and the failure in the
+ * condition Reconciled; the reconcile then ends with the error (the key comes back with backoff). A later reconcile
+ * starts from the top, so every stage is idempotent and reads only the cache. In steady state no stage writes
+ * anything. Which instance is the primary is decided once per pass (cluster/primary.h).
  *
  * Instances are named "<cluster>-<set>-<4 characters>" as PGO names them, but the characters are a hash of the
  * cluster's UID, the set and the instance's ordinal rather than random: a reconcile that runs before the cache shows
@@ -31,8 +35,9 @@ typedef struct ClusterReconciler ClusterReconciler;
 bool clusterReconcilerNew(MemCtx *parent, Loop *loop, const Log *log, ClusterImageFn *images, void *imagesArg,
                           ClusterReconciler **out, Err *err) MUST_CHECK;
 
-/* Adds the informers of every kind it reads to manager (before managerStart), limited to namespaces (none: all). */
-bool clusterReconcilerWatch(ClusterReconciler *reconciler, Manager *manager, const char *const *namespaces,
+/* Has controller (the manager's PostgresCluster controller, whose arg is this reconciler) watch every kind the
+ * reconciler reads (before managerStart), limited to namespaces (none: all). */
+bool clusterReconcilerWatch(ClusterReconciler *reconciler, Controller *controller, const char *const *namespaces,
                             size_t namespaceCount, Err *err) MUST_CHECK;
 
 /* The ReconcileFn (arg: the ClusterReconciler). */

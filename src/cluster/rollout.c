@@ -39,25 +39,15 @@ static bool rolloutReady(const json_t *pod)
     return false;
 }
 
-static bool rolloutPrimary(const json_t *pod)
+ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_t count, size_t primary,
+                                      bool switchoverPending)
 {
-    const char *role = json_string_value(
-        json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), CLUSTER_LABEL_ROLE));
-    return role != NULL && strcmp(role, "master") == 0;
-}
-
-ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_t count, bool switchoverPending)
-{
-    ClusterRolloutStep step = {.action = rolloutNone};
-    bool anyOutdated = false, settled = true, havePrimary = false;
+    ClusterRolloutStep step = {.action = rolloutNone, .primary = primary};
+    bool anyOutdated = false, settled = true, havePrimary = primary < count;
     for (size_t memberIdx = 0; memberIdx < count; memberIdx++) {
         const ClusterRolloutMember *member = &members[memberIdx];
         anyOutdated = anyOutdated || (member->pod != NULL && clusterRolloutOutdated(member->statefulSet, member->pod));
         settled = settled && rolloutReady(member->pod) && rolloutObserved(member->statefulSet);
-        if (member->pod != NULL && rolloutPrimary(member->pod)) {
-            havePrimary = true;
-            step.primary = memberIdx;
-        }
     }
     if (!anyOutdated)
         return step;

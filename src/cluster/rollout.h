@@ -2,7 +2,7 @@
  * the Pods one at a time so that a primary is always serving, as PGO does:
  *
  *   1. nothing moves while any instance's Pod is missing, not Ready or terminating (the Pod's events bring the
- *      cluster back), while no instance is the primary (Patroni is electing one), while a switchover asked for is
+ *      cluster back), while Patroni records no leader among the instances (cluster/primary.h), while a switchover asked for is
  *      not done (Patroni clears its failover key then), or while the StatefulSet controller has not yet observed
  *      some StatefulSet's latest generation (a replica not yet judged outdated must not become the candidate);
  *   2. outdated replicas first, one at a time: delete the Pod, the StatefulSet recreates it from the new template;
@@ -41,8 +41,10 @@ typedef struct ClusterRolloutStep {
 /* Whether pod runs an older template than statefulSet's (false while the StatefulSet controller has not caught up). */
 bool clusterRolloutOutdated(const json_t *statefulSet, const json_t *pod);
 
-/* The next step of the rolling update of members (in a stable order, e.g. by name); switchoverPending: Patroni's
- * failover key still names a leader or a candidate. */
-ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_t count, bool switchoverPending);
+/* The next step of the rolling update of members (in a stable order, e.g. by name); primary: the index of the member
+ * Patroni's leader runs on, count when there is none; switchoverPending: Patroni's failover key still names a leader
+ * or a candidate. */
+ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_t count, size_t primary,
+                                      bool switchoverPending);
 
 #endif

@@ -199,9 +199,10 @@ static const char *nameOf(const json_t *object)
     return json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
 }
 
-/* The repository host ready, the first instance's pod primary. */
+/* The repository host ready, the first instance Patroni's leader (its Pod labelled so, as Patroni then does). */
 static void clusterRunning(Fixture *fixture)
 {
+    fixture->model.primary = INSTANCE;
     cachePut(fixture, "StatefulSet", "hippo-repo-host",
              harnessJson("{\"metadata\": {\"name\": \"hippo-repo-host\"}, \"status\": {\"replicas\": 1, "
                          "\"readyReplicas\": 1}}"));
@@ -379,6 +380,7 @@ static void testJobsLifecycle(void **state)
     char names[400];
 
     /* A primary without a ready repository host: no Job. */
+    fixture.model.primary = INSTANCE;
     cachePut(&fixture, "Pod", INSTANCE "-0",
              harnessJson("{\"metadata\": {\"labels\": {\"postgres-operator.crunchydata.com/role\": \"master\"}}}"));
     json_t *objects = build(&fixture);

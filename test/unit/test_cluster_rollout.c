@@ -6,13 +6,16 @@
 #include "cluster/rollout.h"
 #include "common/alloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
-/* Three instances a, b, c; each StatefulSet at updateRevision "new" (observed), each Pod Ready, b the primary. */
+/* Three instances a, b, c; each StatefulSet at updateRevision "new" (observed), each Pod Ready, b the primary:
+ * Patroni's leader (leader, SIZE_MAX for none). The Pods' role labels are set to match, but only leader counts. */
 typedef struct Fixture {
     json_t *sets[3];
     json_t *pods[3];
     ClusterRolloutMember members[3];
+    size_t leader;
 } Fixture;
 
 static json_t *podOf(const char *name, const char *revision, bool primary, bool ready)
@@ -40,6 +43,7 @@ static int setUp(void **state)
         fixture->members[memberIdx] =
             (ClusterRolloutMember){.statefulSet = fixture->sets[memberIdx], .pod = fixture->pods[memberIdx]};
     }
+    fixture->leader = 1;
     *state = fixture;
     return 0;
 }
@@ -62,9 +66,15 @@ static void setPod(Fixture *fixture, size_t memberIdx, json_t *pod)
     fixture->members[memberIdx].pod = pod;
 }
 
+static ClusterRolloutStep next(const Fixture *fixture, size_t count, bool switchoverPending)
+{
+    return clusterRolloutNext(fixture->members, count, fixture->leader < count ? fixture->leader : count,
+                              switchoverPending);
+}
+
 static void assertStep(const Fixture *fixture, size_t count, ClusterRolloutAction action, size_t member)
 {
-    ClusterRolloutStep step = clusterRolloutNext(fixture->members, count, false);
+    ClusterRolloutStep step = next(fixture, count, false);
     assert_int_equal(step.action, action);
     if (action == rolloutDeletePod || action == rolloutSwitchover)
         assert_int_equal(step.member, member);
@@ -94,17 +104,19 @@ static void testReplicasFirstThenSwitchoverThenFormerPrimary(void **state)
     assertStep(fixture, 3, rolloutDeletePod, 2);
     setPod(fixture, 2, podOf("c", "new", false, true));
     /* Only the primary is old: switch over to the first replica. */
-    ClusterRolloutStep step = clusterRolloutNext(fixture->members, 3, false);
+    ClusterRolloutStep step = next(fixture, 3, false);
     assert_int_equal(step.action, rolloutSwitchover);
     assert_int_equal(step.member, 0);
     assert_int_equal(step.primary, 1);
     /* Until Patroni clears its failover key, nothing else moves. */
-    assert_int_equal(clusterRolloutNext(fixture->members, 3, true).action, rolloutWait);
-    /* During the switchover nobody holds the role: wait. */
+    assert_int_equal(next(fixture, 3, true).action, rolloutWait);
+    /* During the switchover Patroni records no leader: wait. */
+    fixture->leader = SIZE_MAX;
     setPod(fixture, 1, podOf("b", "old", false, true));
     setPod(fixture, 0, podOf("a", "new", false, true));
     assertStep(fixture, 3, rolloutWait, 0);
     /* a leads; b is an old replica now. */
+    fixture->leader = 0;
     setPod(fixture, 0, podOf("a", "new", true, true));
     assertStep(fixture, 3, rolloutDeletePod, 1);
     setPod(fixture, 1, podOf("b", "new", false, true));
@@ -117,6 +129,7 @@ static void testSingleInstanceRestartsInPlace(void **state)
     fixture->members[0] = fixture->members[1];
     setPod(fixture, 1, podOf("b", "old", true, true));
     fixture->members[0].pod = fixture->pods[1];
+    fixture->leader = 0;
     assertStep(fixture, 1, rolloutDeletePod, 0);
 }
 
@@ -157,12 +170,31 @@ static void testUnobservedStatefulSetWaits(void **state)
     assertStep(fixture, 3, rolloutSwitchover, 0);
 }
 
+/* Without Patroni's leader nothing moves, whatever the Pods' role labels say. */
 static void testNoPrimaryWaits(void **state)
 {
     Fixture *fixture = *state;
+    fixture->leader = SIZE_MAX;
     setPod(fixture, 0, podOf("a", "old", false, true));
-    setPod(fixture, 1, podOf("b", "new", false, true));
     assertStep(fixture, 3, rolloutWait, 0);
+    setPod(fixture, 2, podOf("c", "old", false, true));
+    setPod(fixture, 1, podOf("b", "old", true, true));
+    assertStep(fixture, 3, rolloutWait, 0);
+}
+
+/* The leader decides, not a label left behind: a still says master, Patroni's leader is b. a, an outdated replica,
+ * is replaced first; when only b is outdated, the switchover goes from b. */
+static void testLeaderNotLabel(void **state)
+{
+    Fixture *fixture = *state;
+    setPod(fixture, 0, podOf("a", "old", true, true));
+    setPod(fixture, 1, podOf("b", "old", false, true));
+    assertStep(fixture, 3, rolloutDeletePod, 0);
+    setPod(fixture, 0, podOf("a", "new", true, true));
+    ClusterRolloutStep step = next(fixture, 3, false);
+    assert_int_equal(step.action, rolloutSwitchover);
+    assert_int_equal(step.primary, 1);
+    assert_int_equal(step.member, 0);
 }
 
 int main(void)
@@ -175,6 +207,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(testStatefulSetControllerBehind, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testUnobservedStatefulSetWaits, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testNoPrimaryWaits, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testLeaderNotLabel, setUp, tearDown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
