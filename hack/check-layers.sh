@@ -29,14 +29,13 @@ LAYERS='
     pgmonitor      | common kube pki pgsql:pure naming api postgres       | component
     pgadmin        | common kube pki pgsql:pure naming api postgres       | component
     controllers/*  | common kube pki pgsql naming controller api COMPONENTS | reconcilers (not one another)
-    cluster        | common kube pki pgsql naming controller api COMPONENTS | legacy reconciler: a controller
     cmd            | *                                                    | main: any layer of the table
 '
 # COMPONENTS stands for every component folder above.
 COMPONENTS='postgres patroni pgbackrest pgbouncer pgmonitor pgadmin'
 # pgsql:pure: of pgsql/, only the headers that talk to no database (quoting and SCRAM are pure functions); its
 # session headers are for the controllers alone, because only controllers talk to the API server or a database.
-PGSQL_PURE='quote.h scram.h'
+PGSQL_PURE='sql.h scram.h'
 
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}

@@ -10,7 +10,6 @@
  *
  * Exit status: 0 after a graceful shutdown, 1 when the operator cannot start or loses its Lease, 2 on a usage
  * error. */
-#include "cluster/reconciler.h"
 #include "cmd/settings.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -22,6 +21,7 @@
 #include "controller/lease.h"
 #include "controller/manager.h"
 #include "controller/metrics.h"
+#include "controllers/postgrescluster/reconciler.h"
 #include "kube/config.h"
 #include "kube/http.h"
 

@@ -102,7 +102,8 @@ bool kubeRequestApply(MemCtx *ctx, const KubeResource *resource, const char *ns,
                       Err *err) MUST_CHECK;
 /* A strategic merge patch (built-in kinds only): lists with a merge key, such as metadata.ownerReferences (by uid),
  * are merged entry by entry instead of replaced. For both patches fieldManager is checked as for apply, but may
- * be NULL: then the API server names the manager after the User-Agent ("postgres-operator"), as it does for a create. */
+ * be NULL: then the API server names the manager after the User-Agent ("postgres-operator"), as it does for a
+ * create. */
 bool kubeRequestStrategicPatch(MemCtx *ctx, const KubeResource *resource, const char *ns, const char *name,
                                KubeSubresource subresource, const char *fieldManager, const json_t *patch,
                                KubeRequest *out, Err *err) MUST_CHECK;

@@ -1,11 +1,11 @@
-/* Unit tests: cluster/apply (when an intent needs writing; the resource of each kind), cluster/changes (which
+/* Unit tests: kube/apply (when an intent needs writing; the resource of each kind), controllers/postgrescluster/changes (which
  * updates of watched objects are worth a reconcile) and the reconciler's instance names. */
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/apply.h"
-#include "cluster/changes.h"
-#include "cluster/reconciler.h"
+#include "controllers/postgrescluster/changes.h"
+#include "controllers/postgrescluster/reconciler.h"
+#include "kube/apply.h"
 
 #include <string.h>
 

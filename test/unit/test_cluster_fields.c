@@ -1,4 +1,4 @@
-/* Unit tests: cluster/fields — the field table against the CRD, and the report of one cluster's fields.
+/* Unit tests: api/fields — the field table against the CRD, and the report of one cluster's fields.
  *
  * The field walk reads the generated CRD (config/crd/bases/postgres-operator.crunchydata.com_postgresclusters.yaml),
  * which meson converts to JSON at build time (CLUSTER_CRD_JSON, see test/unit/meson.build), collects every path
@@ -10,7 +10,7 @@
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/fields.h"
+#include "api/fields.h"
 #include "common/memctx.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Unit tests: cluster/instance.c, the instances' PersistentVolumeClaims and StatefulSets, against golden files
+/* Unit tests: controllers/postgrescluster/instance.c, the instances' PersistentVolumeClaims and StatefulSets, against golden files
  * (test/unit/golden/cluster/instance-*). The reference for the layout is test/e2e/patroni/instance.yaml, the
  * objects proven to run and fail over on our images.
  *
@@ -7,8 +7,8 @@
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/build.h"
 #include "common/memctx.h"
+#include "controllers/postgrescluster/builders.h"
 
 #include <string.h>
 

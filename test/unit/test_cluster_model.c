@@ -1,8 +1,8 @@
-/* Unit tests: cluster/model, the spec with PGO's defaults. */
+/* Unit tests: api/model, the spec with PGO's defaults. */
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/model.h"
+#include "api/model.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Unit tests: cluster/patroni.c (ConfigMaps <cluster>-config and <instance>-config with Patroni's YAML) and the
+/* Unit tests: patroni/config.c (ConfigMaps <cluster>-config and <instance>-config with Patroni's YAML) and the
  * JSON-to-YAML emitter it uses (cluster/yaml.c), against golden files (test/unit/golden/cluster/patroni-*).
  *
  * The golden files hold the YAML as one JSON string; the hippo test also spells the cluster file out here, line by
@@ -7,10 +7,10 @@
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/build.h"
-#include "cluster/yaml.h"
 #include "common/memctx.h"
 #include "common/strbuf.h"
+#include "common/yaml.h"
+#include "patroni/config.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests: cluster/pgbackrest.c, and the pgBackRest parts of instance.c and patroni.c.
+/* Unit tests: pgbackrest/pgbackrest.c, and the pgBackRest parts of instance.c and patroni.c.
  *
  * The cache the builders read is a JSON object keyed "<Kind>/<name>", filled by the tests as the API server and
  * the controllers would (a ready repository host, a pod Patroni labelled master, Jobs that completed). Golden files
@@ -7,9 +7,11 @@
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/pgbackrest.h"
 #include "common/alloc.h"
 #include "common/base64.h"
+#include "controllers/postgrescluster/builders.h"
+#include "patroni/config.h"
+#include "pgbackrest/pgbackrest.h"
 #include "pki/authority.h"
 
 #include <stdio.h>
@@ -247,7 +249,7 @@ static void testNothingWithoutBackups(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, HIPPO_HEAD " \"spec\": {\"postgresVersion\": 17, " HIPPO_INSTANCES "}}");
-    assert_false(clusterPgBackRestEnabled(&fixture.model));
+    assert_false(fixture.model.backups);
     json_t *objects = build(&fixture);
     assert_int_equal(json_array_size(objects), 0);
     json_t *status = clusterPgBackRestStatus(&fixture.model);
@@ -279,7 +281,7 @@ static void testHippoGolden(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, hippoText);
-    assert_true(clusterPgBackRestEnabled(&fixture.model));
+    assert_true(fixture.model.backups);
     assert_true(clusterPgBackRestRepoHost(&fixture.model));
     json_t *objects = build(&fixture);
     assert_golden(objects, "cluster/pgbackrest-hippo");

@@ -1,19 +1,19 @@
-/* Unit tests: cluster/postgres.
+/* Unit tests: pgsql/session and pgsql/sql.
  *
  * Without a server: quoting, argument checks, a refused connection, a listener that never answers (connection and
  * session timeouts), cancellation, and the allocation sweep of pgSessionStart. With PostgreSQL's initdb and pg_ctl
  * on PATH, a throw-away server (TLS, client-certificate authentication mapped to the superuser) checks sessions,
  * verify-full against verify-ca (a certificate naming other hosts), server errors, redaction, the quoting under both
- * settings of standard_conforming_strings, and the users' SQL of cluster/users.h end to end; without them those
+ * settings of standard_conforming_strings, and the users' SQL of postgres/users.h end to end; without them those
  * tests are skipped with the reason. As root the server runs as the user "postgres" (PostgreSQL refuses to run as
  * root). */
 #include "harness/harness.h"
 
-#include "cluster/postgres.h"
-#include "cluster/users.h"
 #include "common/alloc.h"
 #include "harness/golden.h"
 #include "harness/tlscert.h"
+#include "pgsql/session.h"
+#include "postgres/users.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

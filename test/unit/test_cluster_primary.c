@@ -1,8 +1,8 @@
-/* Unit tests: cluster/primary (the primary is Patroni's leader, never a guess; which instances a scale-down keeps). */
+/* Unit tests: api/primary (the primary is Patroni's leader, never a guess; which instances a scale-down keeps). */
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/primary.h"
+#include "api/primary.h"
 
 #include <string.h>
 

@@ -1,10 +1,10 @@
-/* Unit tests: cluster/rollout (the order of a rolling update: replicas first, then a switchover, then the former
+/* Unit tests: controllers/postgrescluster/rollout (the order of a rolling update: replicas first, then a switchover, then the former
  * primary; nothing while anything settles). */
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/rollout.h"
 #include "common/alloc.h"
+#include "controllers/postgrescluster/rollout.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
-/* Unit tests: cluster/scram — verifiers against known answers computed independently (Python's hashlib.pbkdf2_hmac
+/* Unit tests: pgsql/scram — verifiers against known answers computed independently (Python's hashlib.pbkdf2_hmac
  * and hmac, at test-writing time), the shape of fresh verifiers and generated passwords, the argument bounds, and
  * allocation-failure sweeps reaching OpenSSL's allocations. */
 #include "harness/harness.h"
 
-#include "cluster/scram.h"
 #include "common/alloc.h"
 #include "common/base64.h"
+#include "pgsql/scram.h"
 #include "pki/authority.h"
 
 #include <stdio.h>

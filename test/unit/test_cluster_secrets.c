@@ -1,4 +1,4 @@
-/* Unit tests: cluster/secrets — the certificate Secrets and the user Secrets.
+/* Unit tests: controllers/postgrescluster/secrets — the certificate Secrets and the user Secrets.
  *
  * Certificates and generated passwords are random, so the golden files show each Secret's data decoded, with PEM
  * values reduced to the kinds of their blocks, and the certificates themselves are checked by decoding them: the
@@ -8,10 +8,10 @@
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/build.h"
-#include "cluster/scram.h"
 #include "common/alloc.h"
 #include "common/base64.h"
+#include "controllers/postgrescluster/builders.h"
+#include "pgsql/scram.h"
 #include "pki/authority.h"
 #include "pki/names.h"
 

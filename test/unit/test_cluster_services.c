@@ -1,4 +1,4 @@
-/* Unit tests: cluster/services.c, the instances' RBAC, the Services, the primary Endpoints and the
+/* Unit tests: controllers/postgrescluster/services.c, the instances' RBAC, the Services, the primary Endpoints and the
  * PodDisruptionBudgets of a PostgresCluster, against golden files (test/unit/golden/cluster/{rbac,services,pdb}-*).
  *
  * The model is built by hand from one cluster document: hippo in postgres-operator with two instance sets, of which
@@ -7,8 +7,8 @@
 #include "harness/golden.h"
 #include "harness/harness.h"
 
-#include "cluster/build.h"
 #include "common/memctx.h"
+#include "controllers/postgrescluster/builders.h"
 
 #include <string.h>
 

@@ -1,12 +1,12 @@
-/* Unit tests: cluster/users — the users read from the spec, the checks of names, options and verifiers, the SQL
+/* Unit tests: postgres/users — the users read from the spec, the checks of names, options and verifiers, the SQL
  * (golden files test/unit/golden/cluster/users-*.json: the batches with each step's guard, statement and secret, and
  * the revision), the revision's stability, and the allocation sweep. test_cluster_postgres runs the same SQL
  * against a real server. */
 #include "harness/harness.h"
 
-#include "cluster/users.h"
 #include "common/alloc.h"
 #include "harness/golden.h"
+#include "postgres/users.h"
 
 #include <stdio.h>
 #include <string.h>

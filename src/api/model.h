@@ -1,0 +1,106 @@
+/* The PostgresCluster as the builders see it: the spec with PGO's defaults applied, and what the reconciler
+ * observed that a builder's output depends on (instance names, the leader Service's address, existing Secrets).
+ *
+ * Builders (api/objects.h) are pure functions of a ClusterModel: same model, same objects. Everything random or
+ * time-dependent comes in through the model (the Clock, the Rng, the existing Secrets through lookup), so a golden
+ * test drives them with fixed inputs. The model borrows the cluster document and every string it points to; it
+ * lives in the reconcile's context and never outlives the cache entry it was made from. */
+#ifndef CLUSTER_MODEL_H
+#define CLUSTER_MODEL_H
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/memctx.h"
+#include "common/rng.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLUSTER_LABEL_PREFIX       "postgres-operator.crunchydata.com/"
+#define CLUSTER_LABEL_CLUSTER      CLUSTER_LABEL_PREFIX "cluster"
+#define CLUSTER_LABEL_INSTANCE_SET CLUSTER_LABEL_PREFIX "instance-set"
+#define CLUSTER_LABEL_INSTANCE     CLUSTER_LABEL_PREFIX "instance"
+#define CLUSTER_LABEL_PATRONI      CLUSTER_LABEL_PREFIX "patroni"
+#define CLUSTER_LABEL_ROLE         CLUSTER_LABEL_PREFIX "role"
+#define CLUSTER_LABEL_DATA         CLUSTER_LABEL_PREFIX "data"
+#define CLUSTER_LABEL_PGUSER       CLUSTER_LABEL_PREFIX "pguser"
+#define CLUSTER_LABEL_CERTIFICATE  CLUSTER_LABEL_PREFIX "cluster-certificate"
+#define CLUSTER_FINALIZER          CLUSTER_LABEL_PREFIX "finalizer"
+#define CLUSTER_FIELD_MANAGER      "postgrescluster-controller"
+#define CLUSTER_API_VERSION        "postgres-operator.crunchydata.com/v1beta1"
+#define CLUSTER_KIND               "PostgresCluster"
+#define CLUSTER_ROOT_SECRET        "pgo-root-cacert"
+
+/* Conditions of our own, present only while something is wrong (a pass that failed; spec fields the operator does
+ * not act on; a cluster waiting for data it cannot fetch), and PGO's Progressing. */
+#define CLUSTER_CONDITION_RECONCILED   "Reconciled"
+#define CLUSTER_CONDITION_SPEC_APPLIED "SpecApplied"
+#define CLUSTER_CONDITION_PROGRESSING  "Progressing"
+
+/* One instance: a StatefulSet of one pod, "<cluster>-<set>-<4 characters>". */
+typedef struct ClusterInstance {
+    const char *name; /* the StatefulSet; its pod is "<name>-0" */
+    size_t set;       /* index into ClusterModel.sets */
+} ClusterInstance;
+
+/* One entry of spec.instances, defaults applied. */
+typedef struct ClusterInstanceSet {
+    const char *name;             /* spec.instances[].name, default "00", "01", ... by position (as PGO) */
+    int64_t replicas;             /* default 1 */
+    int64_t minAvailable;         /* the PDB's minAvailable as a number: 1 when replicas > 1 else 0 (PGO); -1: use
+                              * minAvailableText */
+    const char *minAvailableText; /* spec.instances[].minAvailable when given as a percentage, else NULL */
+    const json_t *spec;           /* the spec.instances[] entry (dataVolumeClaimSpec, resources, affinity, ...) */
+} ClusterInstanceSet;
+
+/* A Secret or other object the reconciler found in its cache, for builders whose output keeps existing state
+ * (certificates, passwords). Returns the cached object (borrowed) or NULL. kind is "Secret", "ConfigMap", ... */
+typedef const json_t *ClusterLookupFn(void *arg, const char *kind, const char *namespace, const char *name);
+
+typedef struct ClusterModel {
+    const json_t *cluster; /* the PostgresCluster as cached */
+    const char *namespace;
+    const char *name;
+    const char *uid;
+    int64_t generation;
+
+    int64_t postgresVersion; /* spec.postgresVersion */
+    const char *image;       /* spec.image, else RELATED_IMAGE_POSTGRES_<version>; NULL when neither exists */
+    int64_t port;            /* spec.port, default 5432 */
+    bool backups;            /* spec.backups.pgbackrest is set: WAL is archived with pgBackRest */
+    const char *domain;      /* the cluster domain without trailing dot, "cluster.local" */
+
+    /* Patroni timing (spec.patroni): leaderLeaseDurationSeconds (ttl), syncPeriodSeconds (loop_wait), and the
+     * retry_timeout we derive (see patroni builder). */
+    int64_t patroniTtl;
+    int64_t patroniLoopWait;
+    int64_t patroniPort; /* spec.patroni.port, default 8008 */
+
+    ClusterInstanceSet *sets;
+    size_t setCount;
+    ClusterInstance *instances; /* sorted by name; the reconciler decides them (existing plus new) */
+    size_t instanceCount;
+
+    const char *haClusterIP; /* spec.clusterIP of Service <cluster>-ha once assigned, else NULL */
+    const char *primary;     /* the instance Patroni's leader runs on (api/primary.h), else NULL */
+
+    /* Time, randomness and the cache, for builders that keep or create state. */
+    Clock clock;
+    Rng rng; /* non-secret randomness (names); secrets come from OpenSSL */
+    ClusterLookupFn *lookup;
+    void *lookupArg;
+} ClusterModel;
+
+/* Fills model from cluster (which must outlive it) with the defaults above. images(arg, "POSTGRES_17") gives the
+ * RELATED_IMAGE_ default or NULL. Instances, haClusterIP, clock, rng and lookup are left for the caller.
+ * errInvalidArgument names the field when the spec is unusable (no instances, a duplicate set name, ...). */
+typedef const char *ClusterImageFn(void *arg, const char *name);
+bool clusterModelFromSpec(MemCtx *ctx, const json_t *cluster, ClusterImageFn *images, void *imagesArg,
+                          ClusterModel *model, Err *err) MUST_CHECK;
+
+/* The set an instance name belongs to ("<cluster>-<set>-xxxx"), or NULL. */
+const ClusterInstanceSet *clusterModelSetOf(const ClusterModel *model, const char *instanceName);
+
+#endif

@@ -1,0 +1,71 @@
+/* pgBackRest for a PostgresCluster with spec.backups.pgbackrest, laid out as PGO v5 lays it out (pgo-reference.md
+ * §2 and §5): stanza "db", the repository host, the TLS servers, the configuration in conf.d, the replica-create
+ * backup and manual backups. PGO runs `pgbackrest stanza-create` and its backups by pods/exec; the operator has no
+ * exec permission, so both run as Jobs "on the repository host": a Job mounts the volume repositories (beside the
+ * repository host's pod, the volumes being ReadWriteOnce) and reaches the instances' pgBackRest TLS servers with the
+ * cluster's client certificate, as the repository host's own pgbackrest would.
+ *
+ * WIRING (for reconciler.c; nothing here is called yet):
+ *   1. Cache Jobs: a kind "Job", {"batch", "v1", "jobs", true}, owned (controller reference), selected by the
+ *      cluster label. The builders look Jobs up by name through model->lookup(..., "Job", ns, name).
+ *   2. Add clusterBuildPgBackRest to the builders' list, after clusterBuildInstances (it reads nothing the others
+ *      make; order only matters for readability). It emits nothing when spec.backups.pgbackrest is absent.
+ *   3. Status: clusterPgBackRestStatus(model) gives {"pgbackrest": {...}, "conditions": [...]}; "pgbackrest" is
+ *      absent without spec.backups.pgbackrest. Put status.pgbackrest into the status patch (a merge patch does not
+ *      remove members the new value lacks: write null for status.pgbackrest, or for its manualBackup, when the
+ *      current status has one and the new one does not), and merge the conditions into status.conditions by type
+ *      (each carries its lastTransitionTime already, kept from the current condition while its status is unchanged).
+ *   4. Prune: for each cached Job controlled by the cluster, delete it when clusterPgBackRestJobObsolete says so
+ *      (failed stanza and replica-create Jobs, so the builder creates them again; superseded stanza Jobs; finished
+ *      manual backups whose id is no longer the annotation's). Never delete a Job only because no builder emitted
+ *      it: a finished Job whose intent changed since (spec.metadata, spec.backups.pgbackrest.jobs) is left alone
+ *      rather than re-emitted, Jobs being immutable, and deleting it would run the backup again.
+ *   RBAC already allows jobs. ServiceAccount <cluster>-repohost, the repository host StatefulSet and its PVCs are
+ *   ordinary intents.
+ *
+ * State lives in the cluster's status, as PGO keeps it: once status.pgbackrest.repos[] says stanzaCreated or
+ * replicaCreateBackupComplete, it stays so (a Job removed by ttlSecondsAfterFinished is not run again), and a manual
+ * backup whose id status.pgbackrest.manualBackup records as finished is not run again. */
+#ifndef CLUSTER_PGBACKREST_H
+#define CLUSTER_PGBACKREST_H
+
+#include "api/objects.h"
+
+#define PGBACKREST_LABEL           CLUSTER_LABEL_PREFIX "pgbackrest"
+#define PGBACKREST_LABEL_CONFIG    CLUSTER_LABEL_PREFIX "pgbackrest-config"
+#define PGBACKREST_LABEL_DEDICATED CLUSTER_LABEL_PREFIX "pgbackrest-dedicated"
+#define PGBACKREST_LABEL_REPO      CLUSTER_LABEL_PREFIX "pgbackrest-repo"
+#define PGBACKREST_LABEL_VOLUME    CLUSTER_LABEL_PREFIX "pgbackrest-volume"
+#define PGBACKREST_LABEL_BACKUP    CLUSTER_LABEL_PREFIX "pgbackrest-backup"
+#define PGBACKREST_LABEL_STANZA    CLUSTER_LABEL_PREFIX "pgbackrest-stanza"
+#define PGBACKREST_ANNOTATION      CLUSTER_LABEL_PREFIX "pgbackrest-backup" /* on the cluster: a manual backup's id */
+#define PGBACKREST_CONFIG_DIR      "/etc/pgbackrest/conf.d"
+
+/* Whether some repository is a volume: then the repository host runs, and the instances run pgBackRest's TLS
+ * server for it. */
+bool clusterPgBackRestRepoHost(const ClusterModel *model);
+
+/* ConfigMap <cluster>-pgbackrest-config; with a volume repository also Secret <cluster>-pgbackrest (certificates,
+ * from the namespace's root CA once Secret pgo-root-cacert is cached: nothing before), ServiceAccount
+ * <cluster>-repohost, PVC <cluster>-<repo> per volume repository, StatefulSet <cluster>-repo-host, and the Jobs:
+ * <cluster>-stanza-<4> (stanza-create, once the repository host is ready and an instance is primary),
+ * <cluster>-backup-<4> replica-create (after the stanza Job succeeded) and <cluster>-backup-<4> per manual backup
+ * id. Nothing without spec.backups.pgbackrest. */
+bool clusterBuildPgBackRest(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
+
+/* The instance pod's part, for instance.c: mounts conf.d in container "database" of podSpec (a pod spec built with
+ * its containers and volumes), and with a repository host adds containers "pgbackrest" (the TLS server, with
+ * instance's pgbackrest-server certificate from <instance>-certs) and "pgbackrest-config" (reloads it), and their
+ * volumes. Nothing without spec.backups.pgbackrest. */
+bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const char *instance, json_t *podSpec,
+                                  Err *err) MUST_CHECK;
+
+/* {"pgbackrest": status.pgbackrest, "conditions": [PGBackRestRepoHostReady, PGBackRestReplicaRepoReady,
+ * PGBackRestReplicaCreate, PGBackRestManualBackupSuccessful, as they apply]} from the cache and the current status;
+ * {"conditions": []} without spec.backups.pgbackrest. NULL when out of memory. */
+json_t *clusterPgBackRestStatus(const ClusterModel *model);
+
+/* Whether cached Job job (controlled by the cluster) should be deleted; see the wiring notes above. */
+bool clusterPgBackRestJobObsolete(const ClusterModel *model, const json_t *job);
+
+#endif
