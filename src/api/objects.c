@@ -6,6 +6,7 @@
 #include "api/objects.h"
 
 #include "common/base64.h"
+#include "pgsql/scram.h"
 
 #include <string.h>
 
@@ -200,4 +201,50 @@ json_t *clusterCondition(const ClusterModel *model, const char *type, bool statu
     }
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type, "status", statusText, "reason", reason, "message",
                      message, "observedGeneration", (json_int_t)model->generation, "lastTransitionTime", since);
+}
+
+bool clusterTopologySpread(const ClusterModel *model, const json_t *user, json_t **out)
+{
+    static const char *const topologyKeys[] = {"kubernetes.io/hostname", "topology.kubernetes.io/zone"};
+    json_t *constraints = json_is_array(user) ? json_deep_copy(user) : json_array();
+    bool ok = constraints != NULL;
+    bool defaults =
+        !json_is_true(json_object_get(json_object_get(model->cluster, "spec"), "disableDefaultPodScheduling"));
+    for (size_t keyIdx = 0; ok && defaults && keyIdx < sizeof(topologyKeys) / sizeof(topologyKeys[0]); keyIdx++)
+        ok = clusterPush(constraints,
+                         json_pack("{s:i, s:s, s:s, s:{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}]}}", "maxSkew", 1,
+                                   "topologyKey", topologyKeys[keyIdx], "whenUnsatisfiable", "ScheduleAnyway",
+                                   "labelSelector", "matchExpressions", "key", CLUSTER_LABEL_CLUSTER, "operator", "In",
+                                   "values", model->name, "key", CLUSTER_LABEL_DATA, "operator", "In", "values",
+                                   "postgres", "pgbackrest"));
+    if (!ok || json_array_size(constraints) == 0) {
+        json_decref(constraints);
+        constraints = NULL;
+    }
+    *out = constraints;
+    return ok;
+}
+
+bool clusterOperatorPassword(MemCtx *ctx, const ClusterModel *model, const char **out, Err *err)
+{
+    *out = NULL;
+    char *name = memCtxPrintf(ctx, "%s" CLUSTER_OPERATOR_SECRET_SUFFIX, model->name);
+    if (name == NULL)
+        return errSet(err, errOutOfMemory, "cannot allocate a secret name");
+    ClusterBytes kept;
+    const json_t *cached =
+        model->lookup != NULL ? model->lookup(model->lookupArg, "Secret", model->namespace, name) : NULL;
+    memCtxRelease(name);
+    if (!clusterSecretRead(ctx, cached, CLUSTER_OPERATOR_PASSWORD_KEY, &kept, err))
+        return false;
+    /* A password with a NUL in it cannot be given to libpq: replaced, like a missing one. */
+    if (kept.len > 0 && memchr(kept.data, '\0', kept.len) == NULL) {
+        *out = kept.data;
+        return true;
+    }
+    char *generated;
+    if (!scramPasswordNew(ctx, scramPasswordAlphaNumeric, CLUSTER_OPERATOR_PASSWORD_LEN, &generated, err))
+        return errPrefix(err, "the operator's password");
+    *out = generated;
+    return true;
 }

@@ -69,9 +69,24 @@ bool clusterSecretRead(MemCtx *ctx, const json_t *secret, const char *key, Clust
 bool clusterSecretWrite(MemCtx *ctx, json_t *data, const char *key, ClusterBytes value, Err *err);
 
 /* The operator's superuser role for its SQL sessions, which Patroni creates at bootstrap, and the common name of the
- * client certificate it logs in with: pg_hba admits the role by that certificate only (cert), over TLS only. The
- * _crunchy prefix is reserved: spec.users cannot name it (users.c). See patroni.c. */
+ * client certificate it logs in with: pg_hba admits the role over TLS only, with that certificate and the role's
+ * password both (scram-sha-256 clientcert=verify-full). The _crunchy prefix is reserved: spec.users cannot name it
+ * (users.c). See patroni/config.c. */
 #define CLUSTER_OPERATOR_CN "_crunchyoperator"
+
+/* Secret <cluster>CLUSTER_OPERATOR_SECRET_SUFFIX holds the password of CLUSTER_OPERATOR_CN under
+ * CLUSTER_OPERATOR_PASSWORD_KEY. The operator alone writes and reads it; no pod mounts it (controllers/
+ * postgrescluster/secrets.c says why it is a Secret of its own). */
+#define CLUSTER_OPERATOR_SECRET_SUFFIX "-operator"
+#define CLUSTER_OPERATOR_PASSWORD_KEY  "password"
+#define CLUSTER_OPERATOR_PASSWORD_LEN  43 /* alphanumeric characters: 43 * log2(62) > 256 bits */
+
+/* The password of CLUSTER_OPERATOR_CN for this pass, in ctx: the cached Secret's (model->lookup) when it holds one,
+ * else a new one (scramPasswordNew, OpenSSL's RAND_bytes) that this pass's Secret will hold. The reconciler decides
+ * it once per pass into model->operatorPassword, before any builder runs, so the Secret, the verifier in Patroni's
+ * bootstrap and the session all use the same value even on the first pass, when the Secret is still only an intent.
+ * Errors: errOutOfMemory, errSystem (no randomness). */
+bool clusterOperatorPassword(MemCtx *ctx, const ClusterModel *model, const char **out, Err *err) MUST_CHECK;
 
 /* The key of <instance>-certs that holds, with spec.customTLSSecret, the certificate authorities Postgres trusts for
  * client certificates (ssl_ca_file): the user's and the namespace root. */
@@ -91,6 +106,11 @@ bool clusterPemEncode(MemCtx *ctx, const PkiCert *cert, const PkiKey *key, Clust
 bool clusterLeafKeep(MemCtx *ctx, const ClusterModel *model, const PkiRoot *root, const json_t *cached,
                      const char *certKey, const char *keyKey, const PkiLeafSpec *want, ClusterBytes *cert,
                      ClusterBytes *key, Err *err) MUST_CHECK;
+
+/* A pod's topologySpreadConstraints: user's (a JSON array, or NULL), then, unless spec.disableDefaultPodScheduling,
+ * PGO's default spread of the cluster's data pods (Postgres and pgBackRest) over nodes and zones, preferred but not
+ * required. *out is NULL when there are none; false when out of memory. */
+bool clusterTopologySpread(const ClusterModel *model, const json_t *user, json_t **out) MUST_CHECK;
 
 /* The restricted container securityContext PGO gives every container. NULL when out of memory. */
 json_t *clusterRestrictedSecurityContext(void);

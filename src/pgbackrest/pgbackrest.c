@@ -780,30 +780,6 @@ static json_t *podSecurityContext(const Backup *b)
     return NULL;
 }
 
-/* The repository host's topologySpreadConstraints, then PGO's default spread of the cluster's data pods. NULL *out
- * when there are none. */
-static bool repoHostTopology(const Backup *b, const json_t *repoHost, json_t **out)
-{
-    const json_t *user = json_object_get(repoHost, "topologySpreadConstraints");
-    json_t *constraints = json_is_array(user) ? json_deep_copy(user) : json_array();
-    bool ok = constraints != NULL;
-    static const char *const topologyKeys[] = {"kubernetes.io/hostname", "topology.kubernetes.io/zone"};
-    bool defaults = !json_is_true(json_object_get(clusterSpec(b->model), "disableDefaultPodScheduling"));
-    for (size_t keyIdx = 0; ok && defaults && keyIdx < 2; keyIdx++)
-        ok = clusterPush(constraints,
-                         json_pack("{s:i, s:s, s:s, s:{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}]}}", "maxSkew", 1,
-                                   "topologyKey", topologyKeys[keyIdx], "whenUnsatisfiable", "ScheduleAnyway",
-                                   "labelSelector", "matchExpressions", "key", CLUSTER_LABEL_CLUSTER, "operator", "In",
-                                   "values", b->model->name, "key", CLUSTER_LABEL_DATA, "operator", "In", "values",
-                                   "postgres", "pgbackrest"));
-    if (!ok || json_array_size(constraints) == 0) {
-        json_decref(constraints);
-        constraints = NULL;
-    }
-    *out = constraints;
-    return ok;
-}
-
 /* ---- the repository host ---- */
 
 static bool buildServiceAccount(const Backup *b, json_t *objects, Err *err)
@@ -882,7 +858,7 @@ static json_t *repoHostPodSpec(const Backup *b)
          clusterPutCopy(pod, "tolerations", json_object_get(repoHost, "tolerations")) &&
          clusterPutCopy(pod, "priorityClassName", json_object_get(repoHost, "priorityClassName")) &&
          clusterPutCopy(pod, "imagePullSecrets", json_object_get(clusterSpec(b->model), "imagePullSecrets")) &&
-         repoHostTopology(b, repoHost, &topology) &&
+         clusterTopologySpread(b->model, json_object_get(repoHost, "topologySpreadConstraints"), &topology) &&
          (topology == NULL || clusterPut(pod, "topologySpreadConstraints", topology));
     json_decref(init);
     json_decref(containers);

@@ -543,30 +543,6 @@ static json_t *instancePodSecurityContext(const Instance *in)
     return NULL;
 }
 
-/* The set's topologySpreadConstraints, then PGO's default spread of the cluster's data pods (Postgres and
- * pgBackRest) over nodes and zones, preferred but not required. NULL *out when there are none. */
-static bool instanceTopology(const Instance *in, json_t **out)
-{
-    const json_t *user = json_object_get(in->set->spec, "topologySpreadConstraints");
-    json_t *constraints = json_is_array(user) ? json_deep_copy(user) : json_array();
-    bool ok = constraints != NULL;
-    static const char *const topologyKeys[] = {"kubernetes.io/hostname", "topology.kubernetes.io/zone"};
-    for (size_t keyIdx = 0; ok && !json_is_true(json_object_get(in->spec, "disableDefaultPodScheduling")) && keyIdx < 2;
-         keyIdx++)
-        ok = clusterPush(constraints,
-                         json_pack("{s:i, s:s, s:s, s:{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}]}}", "maxSkew", 1,
-                                   "topologyKey", topologyKeys[keyIdx], "whenUnsatisfiable", "ScheduleAnyway",
-                                   "labelSelector", "matchExpressions", "key", CLUSTER_LABEL_CLUSTER, "operator", "In",
-                                   "values", in->model->name, "key", CLUSTER_LABEL_DATA, "operator", "In", "values",
-                                   "postgres", "pgbackrest"));
-    if (!ok || json_array_size(constraints) == 0) {
-        json_decref(constraints);
-        constraints = NULL;
-    }
-    *out = constraints;
-    return ok;
-}
-
 static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *podMetadata)
 {
     const json_t *setSpec = in->set->spec;
@@ -578,17 +554,18 @@ static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *po
     json_t *containers = json_pack("[o, o]", instanceDatabase(ctx, in), instanceCertCopy(in));
     const json_t *sidecars = json_object_get(setSpec, "containers");
     Err ignored;
-    bool ok = clusterPut(pod, "containers", containers) &&
-              clusterPut(pod, "initContainers", json_pack("[o]", instanceStartup(ctx, in))) &&
-              clusterPut(pod, "securityContext", instancePodSecurityContext(in)) &&
-              clusterPut(pod, "volumes", instanceVolumes(ctx, in, podMetadata)) &&
-              clusterPutCopy(pod, "affinity", json_object_get(setSpec, "affinity")) &&
-              clusterPutCopy(pod, "tolerations", json_object_get(setSpec, "tolerations")) &&
-              clusterPutCopy(pod, "priorityClassName", json_object_get(setSpec, "priorityClassName")) &&
-              clusterPutCopy(pod, "imagePullSecrets", json_object_get(in->spec, "imagePullSecrets")) &&
-              instanceTopology(in, &topology) &&
-              (topology == NULL || clusterPut(pod, "topologySpreadConstraints", topology)) &&
-              clusterPgBackRestInstancePod(ctx, in->model, in->name, pod, &ignored);
+    bool ok =
+        clusterPut(pod, "containers", containers) &&
+        clusterPut(pod, "initContainers", json_pack("[o]", instanceStartup(ctx, in))) &&
+        clusterPut(pod, "securityContext", instancePodSecurityContext(in)) &&
+        clusterPut(pod, "volumes", instanceVolumes(ctx, in, podMetadata)) &&
+        clusterPutCopy(pod, "affinity", json_object_get(setSpec, "affinity")) &&
+        clusterPutCopy(pod, "tolerations", json_object_get(setSpec, "tolerations")) &&
+        clusterPutCopy(pod, "priorityClassName", json_object_get(setSpec, "priorityClassName")) &&
+        clusterPutCopy(pod, "imagePullSecrets", json_object_get(in->spec, "imagePullSecrets")) &&
+        clusterTopologySpread(in->model, json_object_get(in->set->spec, "topologySpreadConstraints"), &topology) &&
+        (topology == NULL || clusterPut(pod, "topologySpreadConstraints", topology)) &&
+        clusterPgBackRestInstancePod(ctx, in->model, in->name, pod, &ignored);
     /* The set's own containers come after ours. */
     for (size_t sidecarIdx = 0; ok && sidecarIdx < json_array_size(sidecars); sidecarIdx++)
         ok = clusterPush(containers, json_deep_copy(json_array_get(sidecars, sidecarIdx)));
