@@ -248,3 +248,18 @@ bool clusterOperatorPassword(MemCtx *ctx, const ClusterModel *model, const char 
     *out = generated;
     return true;
 }
+
+json_t *clusterObjectAnnotated(const ClusterModel *model, const char *apiVersion, const char *kind, const char *name,
+                               json_t *labels, const json_t *annotations)
+{
+    json_t *object = labels != NULL ? clusterObjectNew(model, apiVersion, kind, name, labels) : NULL;
+    json_decref(labels);
+    if (object == NULL || json_object_size(annotations) == 0)
+        return object;
+    json_t *metadata = json_object_get(object, "metadata");
+    if ((json_object_get(metadata, "annotations") != NULL || clusterPut(metadata, "annotations", json_object())) &&
+        clusterMergeCopy(json_object_get(metadata, "annotations"), annotations))
+        return object;
+    json_decref(object);
+    return NULL;
+}

@@ -30,6 +30,11 @@ typedef bool ClusterBuildFn(MemCtx *ctx, const ClusterModel *model, json_t *obje
 json_t *clusterObjectNew(const ClusterModel *model, const char *apiVersion, const char *kind, const char *name,
                          const json_t *labels);
 
+/* clusterObjectNew with labels (consumed; NULL fails), then annotations (may be NULL) over spec.metadata's. NULL when
+ * out of memory. */
+json_t *clusterObjectAnnotated(const ClusterModel *model, const char *apiVersion, const char *kind, const char *name,
+                               json_t *labels, const json_t *annotations);
+
 /* {"postgres-operator.crunchydata.com/cluster": <name>} plus, when set is not NULL, instance-set, and when instance
  * is not NULL, instance. NULL when out of memory. */
 json_t *clusterLabels(const ClusterModel *model, const char *set, const char *instance);

@@ -40,6 +40,8 @@
  * Jobs without a repository host. */
 #include "pgbackrest/pgbackrest.h"
 
+#include "naming/names.h"
+
 #include "common/base64.h"
 #include "common/strbuf.h"
 #include "kube/apply.h"
@@ -199,20 +201,9 @@ static const json_t *lookup(const ClusterModel *model, const char *kind, const c
  * cluster's UID and purpose. */
 static void jobName(const ClusterModel *model, const char *prefix, const char *purpose, char out[BACKUP_NAME_SIZE])
 {
-    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-    uint32_t hash = 2166136261u;
-    const char *parts[] = {model->uid, "/", purpose};
-    for (size_t partIdx = 0; partIdx < sizeof(parts) / sizeof(parts[0]); partIdx++)
-        for (const char *c = parts[partIdx]; *c != '\0'; c++) {
-            hash ^= (uint8_t)*c;
-            hash *= 16777619u;
-        }
-    char suffix[5];
-    for (int charIdx = 0; charIdx < 4; charIdx++) {
-        suffix[charIdx] = alphabet[hash % (sizeof(alphabet) - 1)];
-        hash /= (uint32_t)(sizeof(alphabet) - 1);
-    }
-    suffix[4] = '\0';
+    const char *seed[] = {model->uid, "/", purpose};
+    char suffix[NAMING_SUFFIX_SIZE];
+    namingSuffix(seed, sizeof(seed) / sizeof(seed[0]), suffix);
     snprintf(out, BACKUP_NAME_SIZE, "%s-%s-%s", model->name, prefix, suffix);
 }
 
@@ -318,17 +309,7 @@ static json_t *backupLabels(const Backup *b, const char *const *pairs)
  * annotations over spec.metadata's. */
 static json_t *backupObject(const Backup *b, const char *apiVersion, const char *kind, const char *name, json_t *labels)
 {
-    json_t *object = labels != NULL ? clusterObjectNew(b->model, apiVersion, kind, name, labels) : NULL;
-    json_decref(labels);
-    const json_t *annotations = json_object_get(b->meta, "annotations");
-    if (object == NULL || json_object_size(annotations) == 0)
-        return object;
-    json_t *metadata = json_object_get(object, "metadata");
-    if ((json_object_get(metadata, "annotations") != NULL || clusterPut(metadata, "annotations", json_object())) &&
-        clusterMergeCopy(json_object_get(metadata, "annotations"), annotations))
-        return object;
-    json_decref(object);
-    return NULL;
+    return clusterObjectAnnotated(b->model, apiVersion, kind, name, labels, json_object_get(b->meta, "annotations"));
 }
 
 /* A pod template's metadata: labels of spec.metadata under labels (consumed), annotations of spec.metadata and

@@ -206,17 +206,8 @@ static json_t *instanceLabels(const Instance *in, const char *role, bool pod)
 static json_t *instanceObject(const Instance *in, const char *apiVersion, const char *kind, const char *name,
                               json_t *labels)
 {
-    json_t *object = labels != NULL ? clusterObjectNew(in->model, apiVersion, kind, name, labels) : NULL;
-    json_decref(labels);
-    const json_t *annotations = json_object_get(in->setMeta, "annotations");
-    if (object == NULL || json_object_size(annotations) == 0)
-        return object;
-    json_t *metadata = json_object_get(object, "metadata");
-    if ((json_object_get(metadata, "annotations") != NULL || clusterPut(metadata, "annotations", json_object())) &&
-        clusterMergeCopy(json_object_get(metadata, "annotations"), annotations))
-        return object;
-    json_decref(object);
-    return NULL;
+    return clusterObjectAnnotated(in->model, apiVersion, kind, name, labels,
+                                  json_object_get(in->setMeta, "annotations"));
 }
 
 /* PVC name with role pgdata or pgwal, its spec the claim spec without resources.limits. */
