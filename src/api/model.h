@@ -85,6 +85,10 @@ typedef struct ClusterModel {
 
     const char *haClusterIP; /* spec.clusterIP of Service <cluster>-ha once assigned, else NULL */
     const char *primary;     /* the instance Patroni's leader runs on (api/primary.h), else NULL */
+    /* The password of the operator's role CLUSTER_OPERATOR_CN (api/objects.h clusterOperatorPassword), decided by
+     * the reconciler for the pass; NULL until then, and the builders that need it (Patroni's configuration, the
+     * Secrets) refuse to build without it. A secret: never logged, never in a message, never in a ConfigMap. */
+    const char *operatorPassword;
 
     /* Time, randomness and the cache, for builders that keep or create state. */
     Clock clock;

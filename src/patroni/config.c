@@ -29,16 +29,28 @@
  * database, user and address decides, and a failed authentication does not try the next. So "postgres" cannot be
  * both the superuser that logs in with its Secret's password over TLS (spec.users may list it, and PGO lets it in
  * by the default rule hostssl all all all scram-sha-256) and the role the operator reaches by certificate. The
- * operator has a role of its own, CLUSTER_OPERATOR_CN, a superuser without a password, admitted only over TLS
- * with a certificate whose common name is that role (the cert method) and refused on every other TCP connection,
- * before any rule of the user's. Postgres verifies client certificates against ssl_ca_file: the namespace root,
- * whose key only the operator (and whoever may read the root's Secret) holds; with spec.customTLSSecret, also the
- * user's CA (see secrets.c), which can thus issue that name too. users.c refuses the reserved _crunchy prefix in
- * spec.users, so the operator's SQL never alters the role. Patroni creates it once, at bootstrap, by the
- * instance file's bootstrap.post_bootstrap: the command is split as a shell would split it and run with the
- * superuser's connection string (local socket, peer) as its last argument, which psql takes for its dbname. The
- * statement tolerates a role already there (a data directory restored from one of our clusters' backups), and the
- * cluster is not initialized in the DCS, so there is no leader for the operator to reach, until it succeeded.
+ * operator has a role of its own, CLUSTER_OPERATOR_CN, a superuser admitted only over TLS with both a client
+ * certificate whose common name is that role and the role's password (scram-sha-256 clientcert=verify-full), and
+ * refused on every other TCP connection; its line comes first, before any rule of the user's. The certificate alone
+ * is not enough: Postgres verifies client certificates against ssl_ca_file, the namespace root (whose key only the
+ * operator, and whoever may read the root's Secret, holds) and, with spec.customTLSSecret, also the user's CA (see
+ * secrets.c), which can thus issue a certificate with that name too. The password, 256 random bits the operator
+ * keeps in a Secret of its own (controllers/postgrescluster/secrets.c), is what no one else has; the certificate
+ * still has to be one of a trusted CA and carry the role's name, so a leaked password alone does not let anyone in
+ * either. users.c refuses the reserved _crunchy prefix in spec.users, so the operator's SQL never alters the role.
+ *
+ * Patroni creates the role once, at bootstrap, by the instance file's bootstrap.post_bootstrap: the command is split
+ * as a shell would split it and run with the superuser's connection string (local socket, peer) as its last
+ * argument, which psql takes for its dbname. The password itself never goes into a ConfigMap: the statement sets
+ * the role's SCRAM-SHA-256 verifier, which Postgres stores as given. With a 256-bit random password a verifier
+ * cannot be brute-forced, so it may be read by whoever reads the ConfigMap. Its salt is derived from the password
+ * (scramVerifierDerived), so the file stays the same from one reconcile to the next. The statement tolerates a role
+ * already there (a data directory restored from one of our clusters' backups; the verifier is then set to this
+ * cluster's), and the cluster is not initialized in the DCS, so there is no leader for the operator to reach, until
+ * it succeeded. The verifier is set at bootstrap only: a cluster bootstrapped before the operator used a password
+ * (its role has none) or whose password Secret was deleted (a new password is made) refuses the operator's login
+ * until someone sets the role's password to the Secret's by hand (ALTER ROLE in psql as postgres in an instance's
+ * pod). That is accepted, before any release.
  *
  * The instance file holds the bootstrap method (initdb with checksums, UTF8 and the WAL directory, then the
  * operator's role) until the cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate
@@ -48,6 +60,7 @@
 #include "common/json.h"
 #include "common/yaml.h"
 #include "kube/quantity.h"
+#include "pgsql/scram.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -70,25 +83,27 @@
 
 /* First in pg_hba.conf, whatever the user adds. */
 static const char *const patroniHbaMandatory[] = {
+    /* The operator's role: only over TLS, with a client certificate named after it and its password (see the top). */
+    "hostssl all \"" CLUSTER_OPERATOR_CN "\" all scram-sha-256 clientcert=verify-full",
+    "host all \"" CLUSTER_OPERATOR_CN "\" all reject",
     /* The superuser, locally, as the operating system user postgres (patronictl, exec'd psql). */
     "local all \"postgres\" peer",
     /* Replication and pg_rewind: only with the replication client certificate, only over TLS. */
     "hostssl replication \"" PATRONI_REPLICATION "\" all cert",
     "hostssl \"postgres\" \"" PATRONI_REPLICATION "\" all cert",
     "host all \"" PATRONI_REPLICATION "\" all reject",
-    /* The operator's role: only over TLS with a client certificate named after it (see the top of this file). */
-    "hostssl all \"" CLUSTER_OPERATOR_CN "\" all cert",
-    "host all \"" CLUSTER_OPERATOR_CN "\" all reject",
 };
 
 /* First in pg_ident.conf, so that the list Patroni writes is never empty. */
 #define PATRONI_IDENT_HEADER "# spec.patroni.dynamicConfiguration.postgresql.pg_ident"
 
-/* bootstrap.post_bootstrap: the operator's role, made once the bootstrap has started Postgres (see the top). */
+/* bootstrap.post_bootstrap: the operator's role, made once the bootstrap has started Postgres (see the top); %s is
+ * the password's verifier, whose characters (base64, '$', ':' and the name of the method) need no quoting in a SQL
+ * literal, in a shell's double quotes or in a dollar-quoted body (no "$$": the salt is never empty). */
 #define PATRONI_POST_BOOTSTRAP                                                                                  \
     "psql -Xq -v ON_ERROR_STOP=1 -c \"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname " \
     "OPERATOR(pg_catalog.=) '" CLUSTER_OPERATOR_CN "') THEN CREATE ROLE " CLUSTER_OPERATOR_CN                   \
-    "; END IF; ALTER ROLE " CLUSTER_OPERATOR_CN " WITH SUPERUSER LOGIN PASSWORD NULL; END$$\""
+    "; END IF; ALTER ROLE " CLUSTER_OPERATOR_CN " WITH SUPERUSER LOGIN PASSWORD '%s'; END$$\""
 
 /* Parameters the user cannot change. archive_command is "true" (WAL is dropped) unless pgBackRest is configured
  * (then patroniPgBackRestParameters), as PGO does for a cluster without backups; archive_mode stays on so that
@@ -593,8 +608,23 @@ static bool patroniReplicaFromRepo(MemCtx *ctx, const ClusterModel *model, const
     return ok;
 }
 
-/* The settings of patroni.yaml in <instance>-config. */
-static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const ClusterInstanceSet *set)
+/* bootstrap.post_bootstrap with the verifier of the operator's password, into *out (see the top of this file). */
+static bool patroniPostBootstrap(MemCtx *ctx, const ClusterModel *model, char **out, Err *err)
+{
+    *out = NULL;
+    if (model->operatorPassword == NULL || model->operatorPassword[0] == '\0')
+        return errSet(err, errInvalidArgument, "the password of the operator's role is not decided");
+    char *verifier;
+    if (!scramVerifierDerived(ctx, model->operatorPassword, strlen(model->operatorPassword), &verifier, err))
+        return errPrefix(err, "the operator's role");
+    *out = memCtxPrintf(ctx, PATRONI_POST_BOOTSTRAP, verifier);
+    memCtxRelease(verifier);
+    return *out != NULL || errSet(err, errOutOfMemory, "out of memory building Patroni's configuration");
+}
+
+/* The settings of patroni.yaml in <instance>-config; postBootstrap is NULL once the cluster is bootstrapped. */
+static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const ClusterInstanceSet *set,
+                                   const char *postBootstrap)
 {
     char *walDir = patroniWalDir(ctx, model, set);
     char *walOption = walDir != NULL ? memCtxPrintf(ctx, "waldir=%s", walDir) : NULL;
@@ -603,10 +633,10 @@ static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const
                        : json_pack("{s:{}, s:{s:[s, {s:s}], s:[s], s:s, s:b}, s:{}, s:{}}", "kubernetes", "postgresql",
                                    "basebackup", walOption, "checkpoint", "fast", "create_replica_methods",
                                    "basebackup", "pgpass", "/tmp/.pgpass", "use_unix_socket", 1, "restapi", "tags");
-    if (root != NULL && !patroniBootstrapped(model) &&
+    if (root != NULL && postBootstrap != NULL &&
         !clusterPut(root, "bootstrap",
                     json_pack("{s:s, s:[s, s, s], s:s}", "method", "initdb", "initdb", "data-checksums",
-                              "encoding=UTF8", walOption, "post_bootstrap", PATRONI_POST_BOOTSTRAP))) {
+                              "encoding=UTF8", walOption, "post_bootstrap", postBootstrap))) {
         json_decref(root);
         root = NULL;
     }
@@ -688,24 +718,28 @@ fail:
 
 bool clusterBuildPatroniConfig(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err)
 {
-    json_t *file = patroniClusterFile(ctx, model, err);
-    if (file == NULL)
+    char *postBootstrap = NULL;
+    if (!patroniBootstrapped(model) && !patroniPostBootstrap(ctx, model, &postBootstrap, err))
         return false;
+    json_t *file = patroniClusterFile(ctx, model, err);
+    if (file == NULL) {
+        memCtxRelease(postBootstrap);
+        return false;
+    }
     char *name = memCtxPrintf(ctx, "%s-config", model->name);
     json_t *labels = clusterLabels(model, NULL, NULL);
     json_t *configMap =
         name != NULL && labels != NULL ? clusterObjectNew(model, "v1", "ConfigMap", name, labels) : NULL;
     memCtxRelease(name);
     json_decref(labels);
-    if (!patroniAppendConfigMap(ctx, objects, configMap, file, err))
-        return false;
-    for (size_t instanceIdx = 0; instanceIdx < model->instanceCount; instanceIdx++) {
+    bool ok = patroniAppendConfigMap(ctx, objects, configMap, file, err);
+    for (size_t instanceIdx = 0; ok && instanceIdx < model->instanceCount; instanceIdx++) {
         const ClusterInstance *instance = &model->instances[instanceIdx];
-        if (!patroniAppendConfigMap(ctx, objects, patroniInstanceConfigMap(ctx, model, instance),
-                                    patroniInstanceFile(ctx, model, &model->sets[instance->set]), err))
-            return false;
+        ok = patroniAppendConfigMap(ctx, objects, patroniInstanceConfigMap(ctx, model, instance),
+                                    patroniInstanceFile(ctx, model, &model->sets[instance->set], postBootstrap), err);
     }
-    return true;
+    memCtxRelease(postBootstrap);
+    return ok;
 }
 
 json_t *clusterPatroniDynamicConfig(MemCtx *ctx, const ClusterModel *model, Err *err)

@@ -6,7 +6,9 @@
 #include "api/objects.h"
 
 /* ConfigMap <cluster>-config (patroni.yaml: cluster-wide Patroni YAML with the bootstrap DCS, including
- * spec.patroni.dynamicConfiguration) and one ConfigMap <instance>-config per instance. */
+ * spec.patroni.dynamicConfiguration) and one ConfigMap <instance>-config per instance. Until the cluster is
+ * bootstrapped, the instance files set the verifier of model->operatorPassword, and without that password the
+ * builder fails (errInvalidArgument). */
 bool clusterBuildPatroniConfig(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
 
 /* The dynamic configuration Patroni keeps in its DCS (the "config" annotation of Endpoints <cluster>-ha-config):

@@ -131,3 +131,21 @@ bool scramVerifierNew(MemCtx *ctx, const char *password, size_t passwordLen, cha
         return false;
     return scramVerifierBuild(ctx, password, passwordLen, salt, sizeof(salt), SCRAM_ITERATIONS, out, err);
 }
+
+bool scramVerifierDerived(MemCtx *ctx, const char *password, size_t passwordLen, char **out, Err *err)
+{
+    static const char label[] = "postgres-operator scram salt";
+    if (passwordLen == 0 || passwordLen > SCRAM_PASSWORD_MAX)
+        return errSet(err, errInvalidArgument, "a password to derive a salt from has 1 to %d bytes, not %zu",
+                      SCRAM_PASSWORD_MAX, passwordLen);
+    unsigned char digest[SCRAM_KEY_BYTES];
+    unsigned int digestLen = 0;
+    uint64_t failures = allocFailureCount();
+    bool hashed = HMAC(EVP_sha256(), password, (int)passwordLen, (const unsigned char *)label, strlen(label), digest,
+                       &digestLen) != NULL &&
+                  digestLen == SCRAM_KEY_BYTES;
+    bool ok = scramOpensslEnd(hashed, failures, "derive a scram salt", err) &&
+              scramVerifierBuild(ctx, password, passwordLen, digest, SCRAM_SALT_BYTES, SCRAM_ITERATIONS, out, err);
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return ok;
+}

@@ -51,4 +51,12 @@ bool scramVerifierBuild(MemCtx *ctx, const char *password, size_t passwordLen, c
 /* The verifier of password with a fresh random SCRAM_SALT_BYTES salt and SCRAM_ITERATIONS, as PGO builds it. */
 bool scramVerifierNew(MemCtx *ctx, const char *password, size_t passwordLen, char **out, Err *err) MUST_CHECK;
 
+/* The verifier of password (1 to SCRAM_PASSWORD_MAX bytes) with SCRAM_ITERATIONS and a salt derived from the
+ * password itself: the first SCRAM_SALT_BYTES of HMAC-SHA-256 keyed with the password over a fixed label. The same
+ * password always gives the same verifier, so a configuration that carries it does not change from one reconcile to
+ * the next. A salt exists to make one precomputation useless against many passwords; a salt derived from the
+ * password gives that up only for guesses, and is meant for long random passwords (the operator's own, 256 bits)
+ * that no one guesses: never for a password a person chose. */
+bool scramVerifierDerived(MemCtx *ctx, const char *password, size_t passwordLen, char **out, Err *err) MUST_CHECK;
+
 #endif

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -57,6 +58,7 @@ struct PgSession {
     char *hostaddr;
     char *host;
     char *user;
+    char *password; /* NULL: none; wiped when the session is freed */
     char port[8];
     bool verifyCaOnly;
     bool readWrite;
@@ -98,6 +100,8 @@ static void sessionRelease(void *arg)
     sessionMemFileClose(&session->ca);
     sessionMemFileClose(&session->cert);
     sessionMemFileClose(&session->key);
+    if (session->password != NULL)
+        OPENSSL_cleanse(session->password, strlen(session->password));
 }
 
 /* Copies text into out (size bytes, always terminated, truncated to fit) with every occurrence of secret replaced
@@ -122,12 +126,15 @@ static void sessionRedact(char *out, size_t size, const char *text, const char *
     out[used] = '\0';
 }
 
-/* libpq's message for the connection, first line only ("connection to server at ... failed: ..."). */
+/* libpq's message for the connection, first line only ("connection to server at ... failed: ..."), with the
+ * password redacted should libpq ever quote it (it does not today). */
 static void sessionConnMessage(const PgSession *session, char *out, size_t size)
 {
     const char *message = PQerrorMessage(session->conn);
     size_t len = strcspn(message, "\n");
-    snprintf(out, size, "%.*s", (int)len, message);
+    char firstLine[ERR_MESSAGE_MAX];
+    snprintf(firstLine, sizeof(firstLine), "%.*s", (int)len, message);
+    sessionRedact(out, size, firstLine, session->password);
 }
 
 static const char *sessionDbname(const PgSession *session)
@@ -203,8 +210,8 @@ static void sessionClose(PgSession *session)
 
 static bool sessionConnect(PgSession *session, Err *err)
 {
-    const char *keys[16];
-    const char *values[16];
+    const char *keys[20];
+    const char *values[20];
     size_t count = 0;
 #define PG_PARAM(k, v) (keys[count] = (k), values[count] = (v), count++)
     PG_PARAM("hostaddr", session->hostaddr);
@@ -212,6 +219,10 @@ static bool sessionConnect(PgSession *session, Err *err)
     PG_PARAM("port", session->port);
     PG_PARAM("dbname", sessionDbname(session));
     PG_PARAM("user", session->user);
+    if (session->password != NULL) {
+        PG_PARAM("password", session->password);
+        PG_PARAM("channel_binding", "require");
+    }
     PG_PARAM("sslmode", session->verifyCaOnly ? "verify-ca" : "verify-full");
     PG_PARAM("sslrootcert", session->ca.path);
     if (session->cert.fd >= 0) {
@@ -543,6 +554,7 @@ bool pgSessionStart(MemCtx *parent, Loop *loop, const PgTarget *target, const Pg
     bool ok = sessionCopy(session, target->hostaddr, &session->hostaddr, err) &&
               sessionCopy(session, target->host, &session->host, err) &&
               sessionCopy(session, target->user, &session->user, err) &&
+              sessionCopy(session, target->password, &session->password, err) &&
               sessionCopyBatches(session, batches, count, err) &&
               sessionMemFile(&session->ca, "ca-certificate", target->caPem, err) &&
               (target->certPem == NULL || (sessionMemFile(&session->cert, "client-certificate", target->certPem, err) &&

@@ -10,11 +10,15 @@
  * cannot run inside a transaction or a DO block (CREATE DATABASE) are made conditional. The first error ends the
  * session: the connection is closed, which rolls back an open transaction, and later steps do not run.
  *
- * Connections use TLS with sslmode=verify-full and, when given, a client certificate. libpq reads certificates and
- * keys only from files; the operator's root filesystem is read-only and a key must not outlive the session on a
- * disk anyway, so each PEM goes into an anonymous memory file (memfd_create, mode 0600) that libpq opens by its
- * /proc/self/fd path; the files vanish when the session ends. hostaddr is a numeric address, so connecting never
- * waits for DNS; host, when given, is the name the server certificate must carry.
+ * Connections use TLS with sslmode=verify-full and, when given, a client certificate and a password (both, for a
+ * line of pg_hba.conf such as "scram-sha-256 clientcert=verify-full"). With a password the session also asks for
+ * channel_binding=require: libpq then accepts only SCRAM-SHA-256-PLUS, which never sends the password itself and
+ * binds the proof to this TLS connection's server certificate, so a server that merely holds a certificate of the
+ * trusted CA (see verifyCaOnly below) and asks for the password in clear, or relays the exchange, gets nothing.
+ * libpq reads certificates and keys only from files; the operator's root filesystem is read-only and a key must not
+ * outlive the session on a disk anyway, so each PEM goes into an anonymous memory file (memfd_create, mode 0600)
+ * that libpq opens by its /proc/self/fd path; the files vanish when the session ends. hostaddr is a numeric
+ * address, so connecting never waits for DNS; host, when given, is the name the server certificate must carry.
  *
  * A target may ask for sslmode=verify-ca instead (verifyCaOnly): the server's chain is still verified against caPem,
  * the names in its certificate are not. That is for a server certificate the operator did not issue
@@ -28,7 +32,8 @@
  * Errors: failures of the server or the connection are errPostgres, timeouts errTimeout. A message names the
  * database and the server's primary message with its SQLSTATE and the start of the statement; the detail and
  * context fields, which can quote data, are left out, and each step's secret (a password verifier) is replaced by
- * "[redacted]" wherever it would appear. Nothing of the certificates or keys is ever put in a message. */
+ * "[redacted]" wherever it would appear. Nothing of the certificates, keys or the password is ever put in a message
+ * or a log, and the session's copy of the password is wiped when it is freed. */
 #ifndef PGSQL_SESSION_H
 #define PGSQL_SESSION_H
 
@@ -47,8 +52,9 @@ typedef struct PgTarget {
     const char *host;     /* name the server certificate must carry; NULL: it must carry hostaddr */
     int port;
     const char *user;
-    const char *caPem;   /* the root CA that signed the server certificate (required) */
-    const char *certPem; /* client certificate and key; both or neither */
+    const char *password; /* libpq's password, for SCRAM with channel binding only (see above); NULL: none */
+    const char *caPem;    /* the root CA that signed the server certificate (required) */
+    const char *certPem;  /* client certificate and key; both or neither */
     const char *keyPem;
     bool verifyCaOnly;        /* sslmode=verify-ca: the chain is verified, host and hostaddr are not (see above) */
     bool readWrite;           /* only a server that accepts writes (the primary) will do */

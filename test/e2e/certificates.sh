@@ -42,12 +42,13 @@
 #  - the operator's login (rhino lists postgres in spec.users): postgres
 #    logs in with its Secret's password over TLS (verify-full, root CA); a
 #    client certificate CN=_crunchyoperator from the test's CA, which rhino
-#    does not trust, is refused, one from the namespace root (the
-#    operator's) gets in. On hippo, whose Postgres trusts the user's CA for
-#    client certificates, a certificate CN=_crunchyoperator from that CA is
-#    tried too: it gets in, a known gap (pg_hba cannot tell the issuers of
-#    ssl_ca_file apart), reported as a SKIP with that reason until it is
-#    closed, then an ok;
+#    does not trust, is refused; one from the namespace root (the
+#    operator's) is refused without a password and with a wrong one, and
+#    gets in with the password of Secret rhino-operator (pg_hba wants both:
+#    scram-sha-256 clientcert=verify-full). On hippo, whose Postgres trusts
+#    the user's CA for client certificates, a certificate CN=_crunchyoperator
+#    from that CA is refused without the operator's password (the user's CA
+#    can issue the name, not the password);
 #  - the seed's uninstall: both clusters and what they owned go, then the
 #    operator and its namespace.
 #
@@ -390,7 +391,7 @@ users_done() {
 		return 1
 	}
 }
-check "the operator's SQL session (root client certificate, verify-ca against the user's CA) runs: status.usersRevision set, Secret hippo-pguser-hippo" \
+check "the operator's SQL session (root client certificate and its password, verify-ca against the user's CA) runs: status.usersRevision set, Secret hippo-pguser-hippo" \
 	180 users_done
 
 no_operator_certs() {
@@ -689,8 +690,9 @@ to_client() {
 # as_operator CLUSTER CAFILE NAME CERT: psql in the client pod as _crunchyoperator with client certificate CERT (in
 # /keys) to the primary at CLUSTER-ha's ClusterIP (where the operator goes), the server verified against CAFILE as
 # NAME. Prints the role and whether it is a superuser.
+# as_operator CLUSTER CAFILE HOST KEYNAME [PASSWORD]: psql as _crunchyoperator with the client certificate KEYNAME.
 as_operator() {
-	kpsql "" "host=$3 hostaddr=$(svc_ip "$1-ha") port=5432 user=_crunchyoperator dbname=postgres \
+	kpsql "${5:-}" "host=$3 hostaddr=$(svc_ip "$1-ha") port=5432 user=_crunchyoperator dbname=postgres \
 sslmode=verify-full sslrootcert=$2 sslcert=/keys/$4.crt sslkey=/keys/$4.key" \
 		-c "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
 }
@@ -751,28 +753,57 @@ root_pki() {
 }
 operator_in() {
 	local out
-	out=$(as_operator rhino /certs/root.crt "$RHINO_HOST" op-root 2>&1)
+	out=$(as_operator rhino /certs/root.crt "$RHINO_HOST" op-root "$(secret_key rhino-operator password)" 2>&1)
 	echo "$out"
 	[ "$out" = "_crunchyoperator|t" ]
+}
+# no_password CLUSTER CAFILE HOST KEYNAME [PASSWORD]: as_operator is refused by password authentication (no password,
+# or a wrong one), which comes after the certificate was accepted.
+no_password() {
+	local out
+	out=$(as_operator "$@" 2>&1) && {
+		echo "accepted: $out"
+		return 1
+	}
+	echo "$out"
+	grep -qiE 'no password supplied|password authentication failed for user "_crunchyoperator"' <<<"$out"
+}
+operator_secret() {
+	local password
+	password=$(secret_key rhino-operator password)
+	[ "${#password}" -eq 43 ] || {
+		echo "Secret rhino-operator has a password of ${#password} characters, not 43"
+		return 1
+	}
+	if kn get configmap -o json | grep -qF -- "$password"; then
+		echo "the password is in a ConfigMap"
+		return 1
+	fi
+	if kn get pods -l "$L/cluster=rhino" -o json | grep -q '"secretName": *"rhino-operator"'; then
+		echo "a pod of rhino mounts Secret rhino-operator"
+		return 1
+	fi
 }
 if check "a client certificate CN=_crunchyoperator from the test's CA, in the client pod" 0 \
 	eval 'issue op-user-ca _crunchyoperator client_ext && to_client op-user-ca'; then
 	check "rhino refuses it (its Postgres trusts the namespace root only)" 30 foreign_refused
-	check "a client certificate CN=_crunchyoperator from the namespace root (pgo-root-cacert), in the client pod" 0 \
-		eval 'root_pki && issue op-root _crunchyoperator client_ext root && to_client op-root' &&
-		check "it logs in to rhino as _crunchyoperator, a superuser: the operator's login" 30 operator_in
-	# hippo trusts the user's CA for client certificates (customReplicationTLSSecret comes from it), and pg_hba cannot
-	# ask which CA signed a certificate: that CA can make anyone the operator. Known; a SKIP until it is closed.
-	gap_name="hippo refuses a client certificate CN=_crunchyoperator from the user's CA"
-	if gap_out=$(as_operator hippo /certs/user-ca.crt "$USER_HOST" op-user-ca 2>&1); then
-		tap_skip "$gap_name" \
-			"KNOWN GAP: it got in as '$gap_out' (role|superuser); the user's CA can issue the operator's name"
-	elif grep -qiE 'unknown ca|certificate verify failed|certificate authentication failed' <<<"$gap_out"; then
-		tap_ok "$gap_name"
-		comment "$gap_out"
-	else
-		tap_fail "$gap_name" "$gap_out"
+	check "Secret rhino-operator holds the operator's password (43 characters), in no ConfigMap, mounted by no pod" 0 \
+		operator_secret
+	if check "a client certificate CN=_crunchyoperator from the namespace root (pgo-root-cacert), in the client pod" 0 \
+		eval 'root_pki && issue op-root _crunchyoperator client_ext root && to_client op-root'; then
+		check "rhino refuses it without a password (the certificate alone is not the operator's login)" 30 \
+			no_password rhino /certs/root.crt "$RHINO_HOST" op-root
+		check "rhino refuses it with a wrong password" 30 \
+			no_password rhino /certs/root.crt "$RHINO_HOST" op-root "not-$(secret_key rhino-operator password)"
+		check "with the password of Secret rhino-operator it logs in to rhino as _crunchyoperator, a superuser: the operator's login" \
+			30 operator_in
 	fi
+	# hippo trusts the user's CA for client certificates (customReplicationTLSSecret comes from it), and pg_hba cannot
+	# ask which CA signed a certificate: that CA can issue the operator's name, but not the operator's password.
+	check "hippo refuses a client certificate CN=_crunchyoperator from the user's CA (no password)" 30 \
+		no_password hippo /certs/user-ca.crt "$USER_HOST" op-user-ca
+	check "hippo refuses it with a wrong password" 30 \
+		no_password hippo /certs/user-ca.crt "$USER_HOST" op-user-ca "not-$(secret_key hippo-operator password)"
 fi
 
 # --- uninstall ---------------------------------------------------------------------------

@@ -20,6 +20,13 @@
     " \"metadata\": {\"name\": \"hippo\", \"namespace\": \"postgres-operator\","                    \
     "  \"uid\": \"7d3c1e52-5b8e-4a63-9a57-2f6c0d1e9b41\", \"generation\": 1}"
 
+/* The operator's password of every fixture, and its verifier with the derived salt, computed apart from the code under
+ * test (Python's hmac, hashlib.pbkdf2_hmac and base64, RFC 5802): a known answer. */
+#define OPERATOR_PASSWORD "GoldenOperatorPassword0123456789abcdefghijk"
+#define OPERATOR_VERIFIER                                                                       \
+    "SCRAM-SHA-256$4096:PoAjV4+Wf52k4n/LwcwUWQ==$dtlHLhcJXRUvbK/PhT1oeM8LpdgjkHStE5JBeFXCcwQ=:" \
+    "t2+Z8k+YqYgogy/UA6f7L8cw5ML1oS7DWyfr0fLBxIU="
+
 #define HIPPO_VOLUME                                                                                               \
     "\"dataVolumeClaimSpec\": {\"accessModes\": [\"ReadWriteOnce\"], \"resources\": {\"requests\": {\"storage\": " \
     "\"1Gi\"}}}"
@@ -54,6 +61,7 @@ static void fixtureInitDoc(Fixture *fixture, json_t *cluster, const char *const 
     }
     fixture->model.instances = fixture->instances;
     fixture->model.instanceCount = count;
+    fixture->model.operatorPassword = OPERATOR_PASSWORD;
 }
 
 static void fixtureInit(Fixture *fixture, const char *text, const char *const *instanceNames)
@@ -218,12 +226,12 @@ static void testHippo(void **state)
                         "        unix_socket_directories: /tmp/postgres\n"
                         "        wal_level: logical\n"
                         "      pg_hba:\n"
+                        "      - hostssl all \"_crunchyoperator\" all scram-sha-256 clientcert=verify-full\n"
+                        "      - host all \"_crunchyoperator\" all reject\n"
                         "      - local all \"postgres\" peer\n"
                         "      - hostssl replication \"_crunchyrepl\" all cert\n"
                         "      - hostssl \"postgres\" \"_crunchyrepl\" all cert\n"
                         "      - host all \"_crunchyrepl\" all reject\n"
-                        "      - hostssl all \"_crunchyoperator\" all cert\n"
-                        "      - host all \"_crunchyoperator\" all reject\n"
                         "      - hostssl all all all scram-sha-256\n"
                         "      pg_ident:\n"
                         "      - '# spec.patroni.dynamicConfiguration.postgresql.pg_ident'\n"
@@ -277,8 +285,8 @@ static void testHippo(void **state)
                         "  method: initdb\n"
                         "  post_bootstrap: psql -Xq -v ON_ERROR_STOP=1 -c \"DO $$BEGIN IF NOT EXISTS (SELECT FROM "
                         "pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) '_crunchyoperator') THEN CREATE ROLE "
-                        "_crunchyoperator; END IF; ALTER ROLE _crunchyoperator WITH SUPERUSER LOGIN PASSWORD NULL; "
-                        "END$$\"\n"
+                        "_crunchyoperator; END IF; ALTER ROLE _crunchyoperator WITH SUPERUSER LOGIN PASSWORD "
+                        "'" OPERATOR_VERIFIER "'; END$$\"\n"
                         "kubernetes: {}\n"
                         "postgresql:\n"
                         "  basebackup:\n"
@@ -348,12 +356,12 @@ static void testDynamicConfiguration(void **state)
     assertLines(cluster, "        wal_level: logical\n"
                          "        work_mem: 16MB\n"
                          "      pg_hba:\n"
+                         "      - hostssl all \"_crunchyoperator\" all scram-sha-256 clientcert=verify-full\n"
+                         "      - host all \"_crunchyoperator\" all reject\n"
                          "      - local all \"postgres\" peer\n"
                          "      - hostssl replication \"_crunchyrepl\" all cert\n"
                          "      - hostssl \"postgres\" \"_crunchyrepl\" all cert\n"
                          "      - host all \"_crunchyrepl\" all reject\n"
-                         "      - hostssl all \"_crunchyoperator\" all cert\n"
-                         "      - host all \"_crunchyoperator\" all reject\n"
                          "      - hostssl all all 10.0.0.0/8 scram-sha-256\n"
                          "      - host all all all reject\n"
                          "      pg_ident:\n"
@@ -422,8 +430,7 @@ static void testAuthenticationRules(void **state)
     fixtureInit(&fixture, text, (const char *const[]){NULL});
     json_t *objects = buildOk(&fixture.model);
     assertLines(patroniYaml(objects, 0),
-                "      - hostssl all \"_crunchyoperator\" all cert\n"
-                "      - host all \"_crunchyoperator\" all reject\n"
+                "      - host all \"_crunchyrepl\" all reject\n"
                 "      - hostssl all all 192.168.0.0/16 cert\n"
                 "      - hostssl all all all scram-sha-256\n"
                 "      - host \"zoo\",\"/^[/]weird[+]db$\",\"say \"\"hi\"\"\" \"hippo\" all ldap"
@@ -505,6 +512,47 @@ static void testRefused(void **state)
     fixtureFree(&fixture);
 }
 
+/* The operator's password: only its verifier reaches a ConfigMap, the same password gives the same files, a
+ * cluster not bootstrapped cannot be built without one, and a bootstrapped cluster no longer needs it. */
+static void testOperatorPassword(void **state)
+{
+    (void)state;
+    Fixture fixture;
+    fixtureInit(&fixture, hippoText, (const char *const[]){"hippo-instance1-abcd", NULL});
+    json_t *objects = buildOk(&fixture.model);
+    for (size_t objIdx = 0; objIdx < json_array_size(objects); objIdx++)
+        assert_null(strstr(patroniYaml(objects, objIdx), OPERATOR_PASSWORD));
+    assert_non_null(strstr(patroniYaml(objects, 1), "PASSWORD '" OPERATOR_VERIFIER "'"));
+    json_t *again = buildOk(&fixture.model);
+    assert_true(json_equal(objects, again));
+    json_decref(again);
+
+    fixture.model.operatorPassword = "AnotherOperatorPassword0123456789abcdefghij";
+    again = buildOk(&fixture.model);
+    assert_null(strstr(patroniYaml(again, 1), OPERATOR_VERIFIER));
+    assert_non_null(strstr(patroniYaml(again, 1), "PASSWORD 'SCRAM-SHA-256$4096:"));
+    assert_string_equal(patroniYaml(again, 0), patroniYaml(objects, 0));
+    json_decref(again);
+    json_decref(objects);
+
+    fixture.model.operatorPassword = NULL;
+    buildRefused(&fixture.model, errInvalidArgument, "the password of the operator's role is not decided");
+    fixture.model.operatorPassword = "";
+    buildRefused(&fixture.model, errInvalidArgument, "the password of the operator's role is not decided");
+    fixtureFree(&fixture);
+
+    json_t *cluster = harnessJson(hippoText);
+    assert_int_equal(json_object_set_new(cluster, "status",
+                                         json_pack("{s:{s:s}}", "patroni", "systemIdentifier", "7412345678901234567")),
+                     0);
+    fixtureInitDoc(&fixture, cluster, (const char *const[]){"hippo-instance1-abcd", NULL});
+    fixture.model.operatorPassword = NULL;
+    objects = buildOk(&fixture.model);
+    assert_null(strstr(patroniYaml(objects, 1), "post_bootstrap"));
+    json_decref(objects);
+    fixtureFree(&fixture);
+}
+
 /* Every allocation failure of the builder (and of the models' JSON) is reported as errOutOfMemory, no leak. */
 static bool sweepBuild(void *arg, Err *err)
 {
@@ -555,6 +603,7 @@ int main(void)
         cmocka_unit_test(testAuthenticationRules),
         cmocka_unit_test(testBootstrappedWithLogging),
         cmocka_unit_test(testRefused),
+        cmocka_unit_test(testOperatorPassword),
         cmocka_unit_test(testAllocationSweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,6 +94,7 @@ static void fixtureInit(Fixture *fixture, const char *text)
     fixture->model.instances = fixture->instances;
     fixture->model.instanceCount = 2;
     fixture->model.domain = "cluster.local";
+    fixture->model.operatorPassword = "PgBackRestFixtureOperatorPassword0123456789";
     fixture->model.clock = clockFake(&fixture->fake);
     fixture->model.lookup = fixtureLookup;
     fixture->model.lookupArg = fixture;

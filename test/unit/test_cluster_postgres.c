@@ -4,7 +4,8 @@
  * session timeouts), cancellation, and the allocation sweep of pgSessionStart. With PostgreSQL's initdb and pg_ctl
  * on PATH, a throw-away server (TLS, client-certificate authentication mapped to the superuser) checks sessions,
  * verify-full against verify-ca (a certificate naming other hosts), server errors, redaction, the quoting under both
- * settings of standard_conforming_strings, and the users' SQL of postgres/users.h end to end; without them those
+ * settings of standard_conforming_strings, the users' SQL of postgres/users.h end to end, and the operator's login
+ * (pg_hba "scram-sha-256 clientcert=verify-full": certificate and password both); without them those
  * tests are skipped with the reason. As root the server runs as the user "postgres" (PostgreSQL refuses to run as
  * root). */
 #include "harness/harness.h"
@@ -12,6 +13,7 @@
 #include "common/alloc.h"
 #include "harness/golden.h"
 #include "harness/tlscert.h"
+#include "pgsql/scram.h"
 #include "pgsql/session.h"
 #include "postgres/users.h"
 
@@ -587,6 +589,10 @@ static int liveSetUp(void **state)
              "ssl_ca_file = '%1$s/ca.crt'\nfsync = off\nmax_connections = 20\n"
              "EOF\n"
              "echo 'hostssl all postgres 127.0.0.1/32 cert map=test' >%1$s/data/pg_hba.conf\n"
+             /* The operator's line of patroni/config.c, for the client certificate's name and for the operator's. */
+             "echo 'hostssl all \"system:admin\" all scram-sha-256 clientcert=verify-full' >>%1$s/data/pg_hba.conf\n"
+             "echo 'hostssl all \"_crunchyoperator\" all scram-sha-256 clientcert=verify-full' "
+             ">>%1$s/data/pg_hba.conf\n"
              "echo 'test system:admin postgres' >%1$s/data/pg_ident.conf\n"
              "pg_ctl -D %1$s/data -l %1$s/server.log -w -t 60 start >/dev/null\n",
              live->dir, live->port);
@@ -1037,6 +1043,73 @@ static void testLiveUsers(void **state)
     json_decref(cluster);
 }
 
+/* The operator's pg_hba line (patroni/config.c), on the live server: a role whose name is the client certificate's
+ * (system:admin) and _crunchyoperator, both with the verifier Patroni's bootstrap sets (scramVerifierDerived). Only
+ * the certificate of the role's name with the password gets in: not the certificate alone, not the password alone
+ * or with a wrong one, not the right password with a certificate of another name (what a CA trusted besides the
+ * operator's could issue, short of the password). No message shows the password. */
+static void testLiveOperatorLogin(void **state)
+{
+    Live *live = liveOrSkip(state);
+    static const char password[] = "LiveOperatorPassword0123456789abcdefghijklm";
+    static const char wrong[] = "WrongOperatorPassword0123456789abcdefghijkl";
+    MemCtx *ctx = memCtxNew(NULL, "t");
+    char *verifier, sql[512];
+    Err err;
+    assert_true(scramVerifierDerived(ctx, password, strlen(password), &verifier, &err));
+    PGconn *conn = liveConnect(live, "postgres");
+    snprintf(sql, sizeof(sql), "CREATE ROLE \"system:admin\" LOGIN PASSWORD '%s'", verifier);
+    liveQuery(conn, sql, sql, sizeof(sql));
+    snprintf(sql, sizeof(sql), "CREATE ROLE _crunchyoperator SUPERUSER LOGIN PASSWORD '%s'", verifier);
+    liveQuery(conn, sql, sql, sizeof(sql));
+    snprintf(sql, sizeof(sql), "SELECT rolpassword FROM pg_authid WHERE rolname = '_crunchyoperator'");
+    assertQuery(conn, sql, verifier);
+    PQfinish(conn);
+
+    const PgStep steps[] = {{.sql = "SELECT 1"}};
+    const PgBatch batch = {.dbname = "postgres", .steps = steps, .count = 1};
+    PgTarget target = liveTarget(live);
+    target.user = "system:admin";
+    target.password = password;
+    err = liveSession(live, &target, &batch, 1);
+    assert_err(&err, errOk);
+
+    /* The certificate alone. */
+    target.password = NULL;
+    err = liveSession(live, &target, &batch, 1);
+    assert_err(&err, errPostgres);
+    /* The certificate with a wrong password. */
+    target.password = wrong;
+    err = liveSession(live, &target, &batch, 1);
+    assert_err(&err, errPostgres);
+    assert_null(strstr(err.message, wrong));
+    assert_contains(err.message, "password authentication failed");
+    /* The password without a certificate. */
+    target.password = password;
+    target.certPem = NULL;
+    target.keyPem = NULL;
+    err = liveSession(live, &target, &batch, 1);
+    assert_err(&err, errPostgres);
+    assert_null(strstr(err.message, password));
+    /* The password with a certificate of the CA that does not carry the role's name. */
+    target = liveTarget(live);
+    target.user = "_crunchyoperator";
+    target.password = password;
+    err = liveSession(live, &target, &batch, 1);
+    assert_err(&err, errPostgres);
+    assert_null(strstr(err.message, password));
+    /* The client is told no more than for a wrong password; the server's log says why. */
+    assert_contains(err.message, "password authentication failed");
+    char script[512];
+    snprintf(script, sizeof(script),
+             "grep -q 'certificate validation (clientcert=verify-full) failed for user \"_crunchyoperator\"' "
+             "%s/server.log",
+             live->dir);
+    if (!liveRun(live, script))
+        fail_msg("the server's log does not say the certificate was refused");
+    memCtxFree(ctx);
+}
+
 int main(void)
 {
     /* One group (one TAP plan): its setup starts the live server, used by the testLive* tests only. */
@@ -1056,6 +1129,7 @@ int main(void)
         cmocka_unit_test(testLiveErrors),
         cmocka_unit_test(testLiveQuoting),
         cmocka_unit_test(testLiveUsers),
+        cmocka_unit_test(testLiveOperatorLogin),
     };
     return cmocka_run_group_tests(tests, liveSetUp, liveTearDown);
 }

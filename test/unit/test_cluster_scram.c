@@ -126,6 +126,28 @@ static void assertAllIn(const char *password, size_t length, const char *class)
             fail_msg("character '%c' of \"%s\" is not in its class", password[charIdx], password);
 }
 
+/* A salt derived from the password: the same verifier every time, the known answer of Python's hmac, hashlib and
+ * base64 for HMAC-SHA-256(password, "postgres-operator scram salt")[:16]; no empty password. */
+static void testDerivedVerifiers(void **state)
+{
+    (void)state;
+    static const char password[] = "GoldenOperatorPassword0123456789abcdefghijk";
+    MemCtx *ctx = memCtxNew(NULL, "t");
+    char *first, *second, *other;
+    Err err;
+    assert_true(scramVerifierDerived(ctx, password, strlen(password), &first, &err));
+    assert_string_equal(first,
+                        "SCRAM-SHA-256$4096:PoAjV4+Wf52k4n/LwcwUWQ==$dtlHLhcJXRUvbK/PhT1oeM8LpdgjkHStE5JBeFXCcwQ="
+                        ":t2+Z8k+YqYgogy/UA6f7L8cw5ML1oS7DWyfr0fLBxIU=");
+    assert_true(scramVerifierDerived(ctx, password, strlen(password), &second, &err));
+    assert_string_equal(first, second);
+    assert_true(scramVerifierDerived(ctx, password, strlen(password) - 1, &other, &err));
+    assert_string_not_equal(first, other);
+    assert_false(scramVerifierDerived(ctx, "", 0, &other, &err));
+    assert_err(&err, errInvalidArgument);
+    memCtxFree(ctx);
+}
+
 static void testGeneratedPasswords(void **state)
 {
     (void)state;
@@ -241,7 +263,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(testKnownAnswers),       cmocka_unit_test(testFreshVerifiers),
         cmocka_unit_test(testGeneratedPasswords), cmocka_unit_test(testBounds),
-        cmocka_unit_test(testAllocationFailures),
+        cmocka_unit_test(testAllocationFailures), cmocka_unit_test(testDerivedVerifiers),
     };
     return cmocka_run_group_tests_name("cluster/scram", tests, NULL, NULL);
 }

@@ -34,6 +34,9 @@ static const char clusterJson[] =
     "   \"dataVolumeClaimSpec\": {\"accessModes\": [\"ReadWriteOnce\"],"
     "                            \"resources\": {\"requests\": {\"storage\": \"1Gi\"}}}}]}}";
 
+/* The operator's password the reconciler would have decided (api/objects.h clusterOperatorPassword). */
+#define OPERATOR_PASSWORD "SecretsFixtureOperatorPassword0123456789abc"
+
 typedef struct Fixture {
     MemCtx *ctx;
     FakeClock fake;
@@ -87,6 +90,7 @@ static int setUp(void **state)
         .clock = clockFake(&fixture->fake),
         .lookup = fixtureLookup,
         .lookupArg = fixture,
+        .operatorPassword = OPERATOR_PASSWORD,
     };
     *state = fixture;
     return 0;
@@ -827,11 +831,12 @@ static void testUsersDefault(void **state)
     /* null is unset too; an empty list is no users. */
     json_object_set_new(spec(fixture), "users", json_null());
     objects = buildUsers(fixture);
-    assert_int_equal(json_array_size(objects), 1);
+    assert_int_equal(json_array_size(objects), 2); /* the user's and the operator's */
     json_decref(objects);
     json_object_set_new(spec(fixture), "users", json_array());
     objects = buildUsers(fixture);
-    assert_int_equal(json_array_size(objects), 0);
+    assert_int_equal(json_array_size(objects), 1);
+    assert_non_null(findObject(objects, "hippo-operator"));
     json_decref(objects);
 }
 
@@ -995,6 +1000,68 @@ static void testUsersDeprecatedSecret(void **state)
     json_decref(objects);
 }
 
+/* Secret <cluster>-operator holds exactly the password of the model, labelled with the cluster only, owned by it;
+ * the builder refuses to run without one. clusterOperatorPassword keeps the cached Secret's password, and makes a
+ * new one of 43 letters and digits when there is none (or one libpq could not take). */
+static void testOperatorSecret(void **state)
+{
+    Fixture *fixture = *state;
+    MemCtx *ctx = fixture->ctx;
+    json_object_set_new(spec(fixture), "users", json_array());
+    json_t *objects = buildUsers(fixture);
+    const json_t *secret = findObject(objects, "hippo-operator");
+    assert_non_null(secret);
+    assert_string_equal(dataValue(ctx, objects, "hippo-operator", CLUSTER_OPERATOR_PASSWORD_KEY, NULL),
+                        OPERATOR_PASSWORD);
+    assert_int_equal(json_object_size(json_object_get(secret, "data")), 1);
+    const json_t *labels = json_object_get(json_object_get(secret, "metadata"), "labels");
+    assert_string_equal(json_string_value(json_object_get(labels, CLUSTER_LABEL_CLUSTER)), "hippo");
+    assert_null(json_object_get(labels, CLUSTER_LABEL_ROLE));
+    assert_null(json_object_get(labels, CLUSTER_LABEL_INSTANCE));
+    const json_t *owner = json_array_get(json_object_get(json_object_get(secret, "metadata"), "ownerReferences"), 0);
+    assert_true(json_is_true(json_object_get(owner, "controller")));
+
+    /* Decided by the reconciler: the cached Secret's password is kept. */
+    cacheObjects(fixture, objects);
+    json_decref(objects);
+    fixture->model.operatorPassword = NULL;
+    const char *password;
+    Err err;
+    assert_true(clusterOperatorPassword(ctx, &fixture->model, &password, &err));
+    assert_string_equal(password, OPERATOR_PASSWORD);
+
+    /* None there, an empty one, one with a NUL: a new one, different each time. */
+    static const char alphaNumeric[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    json_t *data = json_object_get(json_object_get(fixture->cache, "hippo-operator"), "data");
+    char *withNul;
+    assert_true(base64Encode(ctx, "ab\0cd", 5, &withNul, &err));
+    const char *replaced[3] = {NULL, NULL, NULL};
+    for (int caseIdx = 0; caseIdx < 3; caseIdx++) {
+        if (caseIdx == 0)
+            json_object_del(data, CLUSTER_OPERATOR_PASSWORD_KEY);
+        else
+            json_object_set_new(data, CLUSTER_OPERATOR_PASSWORD_KEY, json_string(caseIdx == 1 ? "" : withNul));
+        assert_true(clusterOperatorPassword(ctx, &fixture->model, &replaced[caseIdx], &err));
+        assert_int_equal(strlen(replaced[caseIdx]), CLUSTER_OPERATOR_PASSWORD_LEN);
+        assert_int_equal(strspn(replaced[caseIdx], alphaNumeric), CLUSTER_OPERATOR_PASSWORD_LEN);
+        for (int earlierIdx = 0; earlierIdx < caseIdx; earlierIdx++)
+            assert_string_not_equal(replaced[caseIdx], replaced[earlierIdx]);
+    }
+    json_object_clear(fixture->cache);
+    assert_true(clusterOperatorPassword(ctx, &fixture->model, &password, &err));
+    assert_int_equal(strlen(password), CLUSTER_OPERATOR_PASSWORD_LEN);
+
+    /* Without a decided password, no Secret. */
+    objects = json_array();
+    assert_false(clusterBuildUserSecrets(ctx, &fixture->model, objects, &err));
+    assert_int_equal(err.code, errInvalidArgument);
+    assert_string_equal(err.message, "the password of the operator's role is not decided");
+    fixture->model.operatorPassword = "";
+    assert_false(clusterBuildUserSecrets(ctx, &fixture->model, objects, &err));
+    assert_int_equal(json_array_size(objects), 0);
+    json_decref(objects);
+}
+
 static void expectUsersError(Fixture *fixture, const char *message)
 {
     json_t *objects = json_array();
@@ -1019,7 +1086,7 @@ static void testUsersInvalid(void **state)
     }
     fixture->model.name = "h";
     json_t *objects = buildUsers(fixture);
-    assert_int_equal(json_array_size(objects), 1);
+    assert_int_equal(json_array_size(objects), 2); /* h-pguser-h and h-operator */
     json_decref(objects);
     fixture->model.name = "hippo";
 
@@ -1120,6 +1187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(testCertificateErrors, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testUsersGolden, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testUsersDefault, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testOperatorSecret, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testUsersPasswordLifecycle, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testUsersUriEscaping, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testUsersDeprecatedSecret, setUp, tearDown),

@@ -8,6 +8,9 @@
  *       ->  prune (surplus instances, only while Patroni has a leader)  ->  rolling update (not after a prune)
  *       ->  users (SQL over libpq)  ->  status (merge patch of /status when it changes)
  *
+ * That order is one table, clusterStages in reconciler.c, run by one driver; each stage is in the file of its
+ * concern (run.h lists them).
+ *
  * A stage that fails still leads to the status stage, which writes what was observed and the failure in the
  * condition Reconciled; the reconcile then ends with the error (the key comes back with backoff). A later reconcile
  * starts from the top, so every stage is idempotent and reads only the cache. In steady state no stage writes

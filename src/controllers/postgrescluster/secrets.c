@@ -1,6 +1,7 @@
 /* The cluster's Secrets (see build.h): the namespace's root CA, the Postgres server certificate, the replication
- * client certificate, one certificate Secret per instance, and one Secret per PostgreSQL user. Names, keys and labels
- * are PGO v5's (internal/controller/postgrescluster/pki.go, instance.go, patroni.go and postgres.go).
+ * client certificate, one certificate Secret per instance, one Secret per PostgreSQL user, and the operator's own
+ * password. Names, keys and labels are PGO v5's (internal/controller/postgrescluster/pki.go, instance.go, patroni.go
+ * and postgres.go), but for the operator's Secret, which PGO does not have.
  *
  * State lives in the Secrets themselves. Each builder reads the cached Secret it is about to write (model->lookup),
  * keeps what it holds while that is still right, and replaces only what is missing, unreadable or due: certificates by
@@ -27,7 +28,21 @@
  *   - User "postgres" gets its Secret like any other user: PGO treats it specially only in the SQL it runs (always
  *     LOGIN SUPERUSER with access to database "postgres"), not in the Secret, whose dbname and URIs follow
  *     spec.users[].databases.
- *   - URIs are escaped as Go's net/url escapes them, so a Secret PGO wrote is left unchanged. */
+ *   - URIs are escaped as Go's net/url escapes them, so a Secret PGO wrote is left unchanged.
+ *   - The password of the operator's role (CLUSTER_OPERATOR_CN, which pg_hba admits by certificate and password
+ *     both, see patroni/config.c) lives in a Secret of its own, <cluster>-operator, key "password", labelled with
+ *     the cluster only. None of the existing Secrets fits: `<cluster>-pguser-*` are the users' own, read by their
+ *     applications, and follow spec.users; `<cluster>-cluster-cert`, `-replication-cert` and `<instance>-certs` are
+ *     mounted by the instance pods (where anyone with exec or the pod's files would read the password) and the
+ *     first two are absent with custom certificates; `pgo-root-cacert` is shared by every cluster of the namespace,
+ *     so two new clusters applying different passwords there would race and one would be locked out, and a key of
+ *     our own in it would be another cluster's to overwrite. No pod mounts `<cluster>-operator` and no role of
+ *     ours lets a pod read Secrets. The password is 43 letters and digits (more than 256 bits); the reconciler
+ *     decides it once per pass (api/objects.h clusterOperatorPassword: the cached Secret's, else a new one) into
+ *     model->operatorPassword, and this builder writes exactly that, so the first pass already uses the same
+ *     password here, in Patroni's bootstrap and in the session. Like the users' passwords it is kept for as long
+ *     as the Secret holds it; unlike theirs, Postgres learns it only at bootstrap, so a deleted Secret locks the
+ *     operator out (patroni/config.c says how to let it back in). */
 #include "controllers/postgrescluster/builders.h"
 
 #include "common/base64.h"
@@ -534,12 +549,33 @@ static bool usersBuild(MemCtx *ctx, const ClusterModel *model, json_t *objects, 
     return true;
 }
 
+/* Secret <cluster>-operator: the password of the operator's role, as the reconciler decided it for this pass. */
+static bool usersOperatorSecret(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err)
+{
+    char *name = memCtxPrintf(ctx, "%s" CLUSTER_OPERATOR_SECRET_SUFFIX, model->name);
+    if (name == NULL)
+        return errSet(err, errOutOfMemory, "cannot allocate a secret name");
+    json_t *data = json_object();
+    if (data == NULL)
+        return errSet(err, errOutOfMemory, "out of memory building a secret");
+    if (!secretSetStr(ctx, data, CLUSTER_OPERATOR_PASSWORD_KEY, model->operatorPassword, err)) {
+        json_decref(data);
+        return errPrefix(err, "secret %s", name);
+    }
+    json_t *labels = clusterLabels(model, NULL, NULL);
+    json_t *object = labels != NULL ? clusterObjectNew(model, "v1", "Secret", name, labels) : NULL;
+    json_decref(labels);
+    return secretAppend(objects, object, data, err);
+}
+
 bool clusterBuildUserSecrets(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err)
 {
+    if (model->operatorPassword == NULL || model->operatorPassword[0] == '\0')
+        return errSet(err, errInvalidArgument, "the password of the operator's role is not decided");
     MemCtx *scratch = memCtxNew(ctx, "cluster user secrets");
     if (scratch == NULL)
         return errSet(err, errOutOfMemory, "cannot allocate the user secrets' context");
-    bool ok = usersBuild(scratch, model, objects, err);
+    bool ok = usersBuild(scratch, model, objects, err) && usersOperatorSecret(scratch, model, objects, err);
     memCtxFree(scratch);
     return ok;
 }

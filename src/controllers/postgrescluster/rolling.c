@@ -1,0 +1,111 @@
+/* The rolling update's stage: the thin actor of rollout.c's pure decision. It gathers the instances' StatefulSets
+ * and Pods, the primary and whether a switchover is pending, asks clusterRolloutNext for one step, and does it: a
+ * Pod deleted, or a switchover asked of Patroni through its failover key. The decision stays testable without an
+ * API server; this file only reads the cache and sends. */
+#include "controllers/postgrescluster/rollout.h"
+#include "controllers/postgrescluster/run.h"
+#include "kube/apply.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Patroni's failover key: Endpoints <cluster>-ha-failover. */
+static void failoverName(const ClusterModel *model, char name[300])
+{
+    snprintf(name, 300, "%s-ha-failover", model->name);
+}
+
+/* Asks Patroni for a switchover from the primary's Pod to the candidate's through its failover key (Endpoints
+ * <cluster>-ha-failover, annotations leader and member), as `patronictl switchover` does when it cannot reach the
+ * REST API. The leader demotes itself on its next cycle if the candidate is healthy, then clears the key. */
+static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *candidatePod, bool *sent, Err *err)
+{
+    char name[300], scope[300];
+    failoverName(&run->model, name);
+    snprintf(scope, sizeof(scope), "%s-ha", run->model.name);
+    json_t *labels = json_pack("{s:s, s:s}", CLUSTER_LABEL_CLUSTER, run->model.name, CLUSTER_LABEL_PATRONI, scope);
+    json_t *object = labels == NULL ? NULL : clusterObjectNew(&run->model, "v1", "Endpoints", name, labels);
+    json_decref(labels);
+    if (object == NULL ||
+        json_object_set_new(json_object_get(object, "metadata"), "annotations",
+                            json_pack("{s:s, s:s}", "leader", primaryPod, "member", candidatePod)) != 0) {
+        json_decref(object);
+        return errSet(err, errOutOfMemory, "cannot build the switchover request");
+    }
+    const json_t *cached = reconcilerLookup(run->reconciler, "Endpoints", run->model.namespace, name);
+    KubeRequest request;
+    *sent = clusterApplyNeeded(object, cached);
+    bool ok =
+        !*sent || (kubeRequestApply(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource, run->model.namespace,
+                                    name, kubeSubresourceNone, CLUSTER_FIELD_MANAGER, object, &request, err) &&
+                   runSend(run, apiVerbPatch, &request, false, err));
+    json_decref(object);
+    return ok;
+}
+
+/* Rolling update (rollout.h): at most one step per reconcile; the Pods' and StatefulSets' events bring the next. */
+StageResult stageRollout(ClusterRun *run)
+{
+    const ClusterModel *model = &run->model;
+    ClusterRolloutMember *members = memCtxAlloc(run->reconcile->ctx, (model->instanceCount + 1) * sizeof(*members));
+    Err err;
+    if (members == NULL) {
+        errSet(&err, errOutOfMemory, "cannot allocate the rollout");
+        runFail(run, &err);
+        return stageHandedOff;
+    }
+    size_t count = 0, primary = SIZE_MAX;
+    for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++) {
+        const char *instance = model->instances[instIdx].name;
+        char podName[300];
+        snprintf(podName, sizeof(podName), "%s-0", instance);
+        const json_t *statefulSet = reconcilerLookup(run->reconciler, "StatefulSet", model->namespace, instance);
+        if (statefulSet != NULL && model->primary != NULL && strcmp(instance, model->primary) == 0)
+            primary = count;
+        if (statefulSet != NULL)
+            members[count++] = (ClusterRolloutMember){
+                .statefulSet = statefulSet,
+                .pod = reconcilerLookup(run->reconciler, "Pod", model->namespace, podName),
+            };
+    }
+    /* A switchover asked for and not done yet: Patroni's failover key still names someone. */
+    char failover[300];
+    failoverName(model, failover);
+    const json_t *failoverAnnotations = json_object_get(
+        json_object_get(reconcilerLookup(run->reconciler, "Endpoints", model->namespace, failover), "metadata"),
+        "annotations");
+    bool switchoverPending = json_string_length(json_object_get(failoverAnnotations, "leader")) > 0 ||
+                             json_string_length(json_object_get(failoverAnnotations, "member")) > 0;
+    ClusterRolloutStep step = clusterRolloutNext(members, count, primary < count ? primary : count, switchoverPending);
+    const char *podName = NULL;
+    char message[700];
+    bool ok = true;
+    switch (step.action) {
+        case rolloutNone:
+        case rolloutWait:
+            break;
+        case rolloutDeletePod:
+            podName = nameOf(members[step.member].pod);
+            snprintf(message, sizeof(message), "restarting %s on its StatefulSet's new template", podName);
+            runEvent(run, eventNormal, "RollingUpdate", message);
+            ok = runDelete(run, &clusterWatches[kindPod].resource, members[step.member].pod, &err);
+            break;
+        case rolloutSwitchover: {
+            const char *primaryPod = nameOf(members[step.primary].pod);
+            podName = nameOf(members[step.member].pod);
+            snprintf(message, sizeof(message), "switching over from %s to %s to update the primary", primaryPod,
+                     podName);
+            bool sent = false;
+            ok = runSwitchover(run, primaryPod, podName, &sent, &err);
+            if (ok && sent)
+                runEvent(run, eventNormal, "RollingUpdate", message);
+            break;
+        }
+    }
+    if (!ok) {
+        runFail(run, &err);
+        return stageHandedOff;
+    }
+    return stageNext;
+}

@@ -1,0 +1,131 @@
+/* The first stage: the model from the spec, and what of the spec is not acted on. A spec the model cannot be built
+ * from, or without an image for its Postgres version, fails the pass (the status says why). Nothing in the spec is
+ * ignored silently: the fields the operator does not act on yet are reported, and a cluster that asks for its data
+ * from elsewhere creates nothing, going straight to the status, rather than being initialised empty. */
+#include "api/fields.h"
+#include "controllers/postgrescluster/run.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Whether the cluster's current status has a condition of type with this message. */
+static bool runConditionSays(const ClusterRun *run, const char *type, const char *message)
+{
+    const json_t *current = conditionOf(json_object_get(json_object_get(run->cluster, "status"), "conditions"), type);
+    const char *currentMessage = json_string_value(json_object_get(current, "message"));
+    return currentMessage != NULL && strcmp(currentMessage, message) == 0;
+}
+
+/* Adds the condition of type (False, reason, message) to the pass's own and, when the cluster's status does not say
+ * so already, records a Warning Event with reason and message. */
+static bool runReport(ClusterRun *run, const char *type, const char *reason, const char *message, Err *err)
+{
+    if (run->conditions == NULL)
+        run->conditions = json_array();
+    if (!clusterPush(run->conditions, clusterCondition(&run->model, type, false, reason, message)))
+        return errSet(err, errOutOfMemory, "out of memory reporting %s", reason);
+    if (!runConditionSays(run, type, message))
+        runEvent(run, eventWarning, reason, message);
+    return true;
+}
+
+/* paths as "a, b, c" after prefix, in the run's context; NULL when out of memory. */
+static const char *runPathList(ClusterRun *run, const char *prefix, const char *const *paths, size_t count)
+{
+    StrBuf text;
+    Err err;
+    strBufInit(&text, run->reconcile->ctx, 4096);
+    bool ok = strBufAppendStr(&text, prefix, &err);
+    for (size_t pathIdx = 0; ok && pathIdx < count; pathIdx++)
+        ok = (pathIdx == 0 || strBufAppendStr(&text, ", ", &err)) && strBufAppendStr(&text, paths[pathIdx], &err);
+    return ok ? strBufStr(&text) : NULL;
+}
+
+/* Whether the cluster has data already: Patroni initialised it, or an instance (a StatefulSet or a data volume)
+ * exists. */
+static bool runHasData(const ClusterRun *run)
+{
+    const char *systemId = json_string_value(
+        json_object_get(json_object_get(json_object_get(run->cluster, "status"), "patroni"), "systemIdentifier"));
+    size_t statefulSets, volumes;
+    storeOwnedBy(run->reconciler->stores[kindStatefulSet], run->model.uid, &statefulSets);
+    storeOwnedBy(run->reconciler->stores[kindPvc], run->model.uid, &volumes);
+    return (systemId != NULL && systemId[0] != '\0') || statefulSets > 0 || volumes > 0;
+}
+
+/* Nothing in the spec is ignored silently (api/fields.h): fields the operator does not act on yet are listed in
+ * the condition SpecApplied (False, FieldsNotActedOn) and a Warning Event. A cluster that asks for its data from
+ * elsewhere is never initialised empty: a standby (whatever it holds), or a data source for a cluster with no data
+ * yet, makes the pass create nothing (*wait) and say why in Progressing (False, WaitingForDataSource); a data
+ * source of a cluster that has data is moot, as in PGO, which reads it only to initialise. */
+static bool runReportFields(ClusterRun *run, bool *wait, Err *err)
+{
+    ClusterFieldsReport report;
+    if (!clusterFieldsReport(run->reconcile->ctx, run->cluster, &report, err))
+        return false;
+    bool standby = false;
+    for (size_t pathIdx = 0; pathIdx < report.dataElsewhereCount; pathIdx++)
+        standby = standby || strncmp(report.dataElsewhere[pathIdx], "spec.standby", 12) == 0;
+    *wait = report.dataElsewhereCount > 0 && (standby || !runHasData(run));
+    if (report.notActedOnCount > 0) {
+        const char *message =
+            runPathList(run, "the operator does not act on these fields yet and ignores them: ", report.notActedOn,
+                        report.notActedOnCount);
+        if (message == NULL)
+            return errSet(err, errOutOfMemory, "out of memory reporting fields");
+        if (!runReport(run, CLUSTER_CONDITION_SPEC_APPLIED, "FieldsNotActedOn", message, err))
+            return false;
+    }
+    if (*wait) {
+        const char *message =
+            runPathList(run,
+                        "no instance is created, so that nothing is initialised empty: the operator cannot yet take a "
+                        "cluster's data from ",
+                        report.dataElsewhere, report.dataElsewhereCount);
+        if (message == NULL)
+            return errSet(err, errOutOfMemory, "out of memory reporting fields");
+        if (!runReport(run, CLUSTER_CONDITION_PROGRESSING, "WaitingForDataSource", message, err))
+            return false;
+        logInfo(run->reconciler->log, "waiting for a data source", logStr("namespace", run->model.namespace),
+                logStr("name", run->model.name));
+    }
+    return true;
+}
+
+StageResult stageSpec(ClusterRun *run)
+{
+    ClusterReconciler *reconciler = run->reconciler;
+    Reconcile *reconcile = run->reconcile;
+    const json_t *metadata = json_object_get(run->cluster, "metadata");
+    Err err;
+    if (!clusterModelFromSpec(reconcile->ctx, run->cluster, reconciler->images, reconciler->imagesArg, &run->model,
+                              &err)) {
+        runEvent(run, eventWarning, "InvalidSpec", err.message);
+        /* What the status path needs of a model that could not be built. */
+        run->model = (ClusterModel){.cluster = run->cluster,
+                                    .namespace = reconcile->namespace,
+                                    .name = reconcile->name,
+                                    .generation = json_integer_value(json_object_get(metadata, "generation")),
+                                    .clock = loopClock(reconciler->loop)};
+        runFailed(run, &err);
+        return stageHandedOff;
+    }
+    run->modelReady = true;
+    run->model.clock = loopClock(reconciler->loop);
+    if (run->model.image == NULL) {
+        char message[160];
+        snprintf(message, sizeof(message),
+                 "no image for Postgres %lld: set spec.image or the operator's RELATED_IMAGE_POSTGRES_%lld",
+                 (long long)run->model.postgresVersion, (long long)run->model.postgresVersion);
+        runEvent(run, eventWarning, "MissingRequiredImage", message);
+        errSet(&err, errInvalidArgument, "%s", message);
+        runFailed(run, &err);
+        return stageHandedOff;
+    }
+    bool wait = false;
+    if (!runReportFields(run, &wait, &err)) {
+        runFailed(run, &err);
+        return stageHandedOff;
+    }
+    return wait ? stageToStatus : stageNext;
+}

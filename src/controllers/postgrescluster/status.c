@@ -1,0 +1,186 @@
+/* The status: what one pass observed (the instance sets' replicas, Patroni's system identifier, pgBackRest's repos,
+ * the users' revision) and the conditions it wants (pgBackRest's, this pass's own, a failed stage's Reconciled),
+ * merged into the cluster's by type and written by a merge patch of /status only when they differ. It is the last
+ * stage of every pass, also one whose stages failed (runFailed goes here), so the status always says what went
+ * wrong; a failure while writing it ends the reconcile at once. */
+#include "controllers/postgrescluster/run.h"
+#include "kube/apply.h"
+#include "pgbackrest/pgbackrest.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The status we want, from the cache. */
+static json_t *statusWanted(ClusterRun *run)
+{
+    const ClusterModel *model = &run->model;
+    const ClusterReconciler *reconciler = run->reconciler;
+    json_t *instances = json_array();
+    for (size_t setIdx = 0; instances != NULL && setIdx < model->setCount; setIdx++) {
+        int64_t replicas = 0, ready = 0, updated = 0;
+        size_t ownedCount;
+        const StoreEntry *const *owned = storeOwnedBy(reconciler->stores[kindStatefulSet], model->uid, &ownedCount);
+        for (size_t ownedIdx = 0; ownedIdx < ownedCount; ownedIdx++) {
+            const StoreEntry *entry = owned[ownedIdx];
+            const char *set = labelOf(entry->object, CLUSTER_LABEL_INSTANCE_SET);
+            if (strcmp(entry->namespace, model->namespace) != 0 || !controlledBy(entry->object, model->uid) ||
+                set == NULL || strcmp(set, model->sets[setIdx].name) != 0)
+                continue;
+            const json_t *status = json_object_get(entry->object, "status");
+            replicas += json_integer_value(json_object_get(status, "replicas"));
+            ready += json_integer_value(json_object_get(status, "readyReplicas"));
+            updated += json_integer_value(json_object_get(status, "updatedReplicas"));
+        }
+        if (json_array_append_new(instances, json_pack("{s:s, s:I, s:I, s:I}", "name", model->sets[setIdx].name,
+                                                       "replicas", (json_int_t)replicas, "readyReplicas",
+                                                       (json_int_t)ready, "updatedReplicas", (json_int_t)updated)) !=
+            0) {
+            json_decref(instances);
+            instances = NULL;
+        }
+    }
+    char configName[300];
+    snprintf(configName, sizeof(configName), "%s-ha-config", model->name);
+    const json_t *config = reconcilerLookup(run->reconciler, "Endpoints", model->namespace, configName);
+    const char *systemId = json_string_value(
+        json_object_get(json_object_get(json_object_get(config, "metadata"), "annotations"), "initialize"));
+    json_t *status = instances != NULL ? json_pack("{s:I, s:o}", "observedGeneration", (json_int_t)model->generation,
+                                                   "instances", instances)
+                                       : NULL;
+    if (status != NULL && run->usersRevision[0] != '\0' &&
+        json_object_set_new(status, "usersRevision", json_string(run->usersRevision)) != 0) {
+        json_decref(status);
+        status = NULL;
+    }
+    if (status != NULL && systemId != NULL &&
+        json_object_set_new(status, "patroni", json_pack("{s:s}", "systemIdentifier", systemId)) != 0) {
+        json_decref(status);
+        status = NULL;
+    }
+    return status;
+}
+
+/* The condition of type in conditions, or NULL. */
+const json_t *conditionOf(const json_t *conditions, const char *type)
+{
+    size_t condIdx;
+    json_t *condition;
+    json_array_foreach(conditions, condIdx, condition)
+    {
+        const char *condType = json_string_value(json_object_get(condition, "type"));
+        if (condType != NULL && strcmp(condType, type) == 0)
+            return condition;
+    }
+    return NULL;
+}
+
+/* status.conditions with ours (wanted) merged in by type, in place of the current ones of the same type; the
+ * placeholder's "Observed", and the PGBackRest* and our own conditions (Reconciled, SpecApplied, Progressing) no longer
+ * wanted are dropped; others' are kept as they are. Ours are there only while something is wrong. */
+static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
+{
+    json_t *merged = json_array();
+    size_t condIdx;
+    json_t *condition;
+    json_array_foreach(current, condIdx, condition)
+    {
+        const char *type = json_string_value(json_object_get(condition, "type"));
+        const json_t *ours = type != NULL ? conditionOf(wanted, type) : NULL;
+        bool stale = type != NULL && (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0 ||
+                                      strcmp(type, CLUSTER_CONDITION_RECONCILED) == 0 ||
+                                      strcmp(type, CLUSTER_CONDITION_SPEC_APPLIED) == 0 ||
+                                      strcmp(type, CLUSTER_CONDITION_PROGRESSING) == 0);
+        if (merged != NULL && (ours != NULL || !stale) &&
+            json_array_append(merged, ours != NULL ? (json_t *)(uintptr_t)ours : condition) != 0) {
+            json_decref(merged);
+            merged = NULL;
+        }
+    }
+    json_array_foreach(wanted, condIdx, condition)
+    {
+        const char *type = json_string_value(json_object_get(condition, "type"));
+        if (merged != NULL && type != NULL && conditionOf(current, type) == NULL &&
+            json_array_append(merged, condition) != 0) {
+            json_decref(merged);
+            merged = NULL;
+        }
+    }
+    return merged;
+}
+
+/* The conditions this pass wants: pgBackRest's (from backrest, may be NULL), the pass's own, and a failure's. */
+static json_t *conditionsWanted(ClusterRun *run, const json_t *backrest)
+{
+    json_t *wanted = json_array();
+    bool ok = wanted != NULL && json_array_extend(wanted, json_object_get(backrest, "conditions")) == 0 &&
+              (run->conditions == NULL || json_array_extend(wanted, run->conditions) == 0);
+    if (ok && run->stageFailed) {
+        char reason[64];
+        snprintf(reason, sizeof(reason), "%sFailed", run->failedStage != NULL ? run->failedStage : "Reconcile");
+        ok = clusterPush(
+            wanted, clusterCondition(&run->model, CLUSTER_CONDITION_RECONCILED, false, reason, run->stageErr.message));
+    }
+    if (!ok) {
+        json_decref(wanted);
+        return NULL;
+    }
+    return wanted;
+}
+
+/* The status: what was observed (instances, Patroni, pgBackRest) and the conditions, written whenever it differs
+ * from the cluster's, on every pass, also one whose stages failed (runFailed). */
+StageResult stageStatusWrite(ClusterRun *run)
+{
+    Err err;
+    run->statusStage = true;
+    const json_t *current = json_object_get(run->cluster, "status");
+    json_t *status = run->modelReady ? statusWanted(run)
+                                     : json_pack("{s:I}", "observedGeneration", (json_int_t)run->model.generation);
+    json_t *backrest = status != NULL && run->modelReady ? clusterPgBackRestStatus(&run->model) : NULL;
+    json_t *wanted = status != NULL && (backrest != NULL || !run->modelReady) ? conditionsWanted(run, backrest) : NULL;
+    const json_t *currentConditions = json_object_get(current, "conditions");
+    json_t *conditions = wanted != NULL ? conditionsMerged(currentConditions, wanted) : NULL;
+    json_decref(wanted);
+    const json_t *repos = json_object_get(backrest, "pgbackrest");
+    bool ok = conditions != NULL;
+    if (ok && repos != NULL)
+        ok = json_object_set(status, "pgbackrest", (json_t *)(uintptr_t)repos) == 0;
+    else if (ok && run->modelReady && json_object_get(current, "pgbackrest") != NULL)
+        ok = json_object_set_new(status, "pgbackrest", json_null()) == 0; /* a merge patch removes with null */
+    bool conditionsChanged = ok && (currentConditions != NULL ? !json_equal(conditions, currentConditions)
+                                                              : json_array_size(conditions) > 0);
+    if (conditionsChanged)
+        ok = json_object_set(status, "conditions", conditions) == 0;
+    json_decref(conditions);
+    json_decref(backrest);
+    if (!ok) {
+        json_decref(status);
+        errSet(&err, errOutOfMemory, "out of memory computing the status");
+        runFailed(run, &err);
+        return stageHandedOff;
+    }
+    bool removal = json_is_null(json_object_get(status, "pgbackrest"));
+    if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
+        json_decref(status);
+        if (!run->stageFailed)
+            logDebug(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
+                     logStr("name", run->model.name), logInt("writes", run->writes));
+        runFinish(run, run->stageFailed ? reconcileError : reconcileSuccess, run->stageFailed ? &run->stageErr : NULL);
+        return stageHandedOff;
+    }
+    json_t *patch = json_pack("{s:o}", "status", status);
+    KubeRequest request;
+    ok = patch != NULL &&
+         kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
+                               run->model.name, kubeSubresourceStatus, CLUSTER_FIELD_MANAGER, patch, &request, &err) &&
+         runSend(run, apiVerbPatch, &request, true, &err);
+    if (patch == NULL)
+        errSet(&err, errOutOfMemory, "out of memory computing the status");
+    json_decref(patch);
+    if (!ok) {
+        runFail(run, &err);
+        return stageHandedOff;
+    }
+    return stageEnd;
+}
