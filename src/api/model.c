@@ -81,12 +81,14 @@ bool clusterModelFromSpec(MemCtx *ctx, const json_t *cluster, ClusterImageFn *im
         !jsonFindStr(cluster, "metadata.uid", "", &uid, err) ||
         !jsonFindInt64(cluster, "metadata.generation", 0, &model->generation, err) ||
         !jsonGetObject(cluster, "spec", &spec, err) ||
-        !jsonGetInt64(spec, "postgresVersion", &model->postgresVersion, err) ||
-        !jsonFindStr(spec, "image", NULL, &model->image, err) ||
-        !jsonFindInt64(spec, "port", MODEL_DEFAULT_PORT, &model->port, err) ||
-        !jsonFindInt64(spec, "patroni.leaderLeaseDurationSeconds", MODEL_DEFAULT_TTL, &model->patroniTtl, err) ||
-        !jsonFindInt64(spec, "patroni.syncPeriodSeconds", MODEL_DEFAULT_LOOP_WAIT, &model->patroniLoopWait, err) ||
-        !jsonFindInt64(spec, "patroni.port", MODEL_DEFAULT_PATRONI_PORT, &model->patroniPort, err))
+        !jsonGetInt64(cluster, "spec.postgresVersion", &model->postgresVersion, err) ||
+        !jsonFindStr(cluster, "spec.image", NULL, &model->image, err) ||
+        !jsonFindInt64(cluster, "spec.port", MODEL_DEFAULT_PORT, &model->port, err) ||
+        !jsonFindInt64(cluster, "spec.patroni.leaderLeaseDurationSeconds", MODEL_DEFAULT_TTL, &model->patroniTtl,
+                       err) ||
+        !jsonFindInt64(cluster, "spec.patroni.syncPeriodSeconds", MODEL_DEFAULT_LOOP_WAIT, &model->patroniLoopWait,
+                       err) ||
+        !jsonFindInt64(cluster, "spec.patroni.port", MODEL_DEFAULT_PATRONI_PORT, &model->patroniPort, err))
         return errPrefix(err, "cannot read the PostgresCluster");
     model->uid = uid;
     model->backups = json_is_object(json_object_get(json_object_get(spec, "backups"), "pgbackrest"));

@@ -1145,7 +1145,8 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
     json_t *database = containerNamed(containers, "database");
     json_t *databaseMounts = json_object_get(database, "volumeMounts");
     if (database == NULL || !json_is_array(databaseMounts))
-        return errSet(err, errInvalidArgument, "the instance pod has no database container to configure");
+        return errSet(err, errInvalidArgument, "instance %s: the pod has no database container for pgBackRest",
+                      instance);
     bool repoHost = b.firstVolume != NULL;
     static const char *const withServer[] = {BACKUP_KEY_INSTANCE, BACKUP_KEY_INSTANCE, BACKUP_KEY_SERVER,
                                              BACKUP_SERVER_CONF, NULL};

@@ -534,7 +534,9 @@ static json_t *instancePodSecurityContext(const Instance *in)
     return NULL;
 }
 
-static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *podMetadata)
+/* The pod's spec, or NULL with err filled: pgBackRest's part says itself what failed (its error is kept as it is, not
+ * taken for a lack of memory); anything else is one. */
+static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *podMetadata, Err *err)
 {
     const json_t *setSpec = in->set->spec;
     char *serviceAccount = memCtxPrintf(ctx, "%s-instance", in->model->name);
@@ -544,7 +546,6 @@ static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *po
                                                      serviceAccount, "shareProcessNamespace", 1);
     json_t *containers = json_pack("[o, o]", instanceDatabase(ctx, in), instanceCertCopy(in));
     const json_t *sidecars = json_object_get(setSpec, "containers");
-    Err ignored;
     bool ok =
         clusterPut(pod, "containers", containers) &&
         clusterPut(pod, "initContainers", json_pack("[o]", instanceStartup(ctx, in))) &&
@@ -555,23 +556,33 @@ static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *po
         clusterPutCopy(pod, "priorityClassName", json_object_get(setSpec, "priorityClassName")) &&
         clusterPutCopy(pod, "imagePullSecrets", json_object_get(in->spec, "imagePullSecrets")) &&
         clusterTopologySpread(in->model, json_object_get(in->set->spec, "topologySpreadConstraints"), &topology) &&
-        (topology == NULL || clusterPut(pod, "topologySpreadConstraints", topology)) &&
-        clusterPgBackRestInstancePod(ctx, in->model, in->name, pod, &ignored);
+        (topology == NULL || clusterPut(pod, "topologySpreadConstraints", topology));
+    if (ok && !clusterPgBackRestInstancePod(ctx, in->model, in->name, pod, err)) {
+        json_decref(pod);
+        return NULL;
+    }
     /* The set's own containers come after ours. */
     for (size_t sidecarIdx = 0; ok && sidecarIdx < json_array_size(sidecars); sidecarIdx++)
         ok = clusterPush(containers, json_deep_copy(json_array_get(sidecars, sidecarIdx)));
     if (ok)
         return pod;
     json_decref(pod);
+    errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
     return NULL;
 }
 
-static json_t *instanceStatefulSet(MemCtx *ctx, const Instance *in)
+/* The StatefulSet, or NULL with err filled (the pod spec's error, else a lack of memory). */
+static json_t *instanceStatefulSet(MemCtx *ctx, const Instance *in, Err *err)
 {
     json_t *podMetadata = instancePodMetadata(in);
     json_t *template = json_object();
-    if (!clusterPut(template, "metadata", json_incref(podMetadata)) ||
-        !clusterPut(template, "spec", instancePodSpec(ctx, in, podMetadata))) {
+    json_t *podSpec = NULL;
+    bool podSpecFailed = false; /* err says why */
+    if (clusterPut(template, "metadata", json_incref(podMetadata))) {
+        podSpec = instancePodSpec(ctx, in, podMetadata, err);
+        podSpecFailed = podSpec == NULL;
+    }
+    if (podSpec == NULL || !clusterPut(template, "spec", podSpec)) {
         json_decref(template);
         template = NULL;
     }
@@ -592,6 +603,8 @@ static json_t *instanceStatefulSet(MemCtx *ctx, const Instance *in)
     if (clusterPut(set, "spec", spec))
         return set;
     json_decref(set);
+    if (!podSpecFailed)
+        errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
     return NULL;
 }
 
@@ -615,8 +628,9 @@ bool clusterBuildInstances(MemCtx *ctx, const ClusterModel *model, json_t *objec
             errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
         ok = ok && clusterAppend(objects, instanceClaim(&in, in.dataClaim, "pgdata", dataSpec), err) &&
              (!json_is_object(walSpec) ||
-              clusterAppend(objects, instanceClaim(&in, in.walClaim, "pgwal", walSpec), err)) &&
-             clusterAppend(objects, instanceStatefulSet(scratch, &in), err);
+              clusterAppend(objects, instanceClaim(&in, in.walClaim, "pgwal", walSpec), err));
+        json_t *set = ok ? instanceStatefulSet(scratch, &in, err) : NULL;
+        ok = ok && set != NULL && clusterAppend(objects, set, err);
         memCtxFree(scratch);
         if (!ok)
             return false;

@@ -15,7 +15,20 @@
  * writes), which a result says where it is known; and over a state machine because a pass only ever goes forward.
  * Two exits leave the table from anywhere: a failed call with 409 Conflict requeues at once (the cache was behind),
  * and any other failure goes to the status stage (runFailed), which says what failed and then ends the reconcile
- * with the error. A cluster being deleted runs the short table deletionStages instead. */
+ * with the error. A cluster being deleted runs the short table deletionStages instead.
+ *
+ * A failure ends the reconcile with its error, so the key comes back with backoff, except one that no retry can fix:
+ * errInvalidArgument from the spec stage or the build stage, a spec the model cannot be built from, no image for
+ * the Postgres version, or a builder refusing what the spec asks. The same spec fails the same way on every retry,
+ * and the backoff's retries would only repeat the Warning Event and the log line until someone changes the spec.
+ * Such a pass ends once the status (Reconciled False, "<Stage>Failed", the error's message) and the Event say why,
+ * without a requeue (reconcileSuccess), and logs "waiting for a spec change" (at info on the pass that wrote the
+ * status). What brings the cluster back is a change of what the spec stage and builders read: the cluster itself,
+ * the objects it owns or labels, the custom TLS Secrets it names (watches.c), the operator's images (a restart),
+ * and the manager's resync as a last resort. The rule is kept narrow on purpose: errInvalidArgument is the code
+ * the spec readers and builders use for what the spec says; every other code, and any stage after the build
+ * (whose errors come from the API server, Patroni or Postgres, and a retry can fix), keeps the backoff, and so
+ * does a failure to write the status, which has not said what failed yet. */
 #include "controllers/postgrescluster/run.h"
 
 #include <stdio.h>
@@ -138,7 +151,8 @@ void stageStatus(ClusterRun *run)
 
 /* A stage failed with err: the status is still written for what was observed, with the failure in the condition
  * Reconciled (False, reason "<stage>Failed"), and the reconcile then ends with err (the key comes back with
- * backoff). A failure while writing the status ends the reconcile at once. */
+ * backoff), or without a requeue for an invalid spec (see the top of the file). A failure while writing the status
+ * ends the reconcile at once, with backoff: the status does not say what failed yet. */
 void runFailed(ClusterRun *run, const Err *err)
 {
     if (run->statusStage || run->stageFailed) {
@@ -148,14 +162,32 @@ void runFailed(ClusterRun *run, const Err *err)
     run->stageFailed = true;
     run->stageErr = *err;
     run->failedStage = run->stage;
+    run->waitForChange =
+        err->code == errInvalidArgument && (run->current->run == stageSpec || run->current->run == stageBuild);
     run->usersRevision[0] = '\0'; /* the status keeps the revision of the SQL last run to its end */
     stageStatus(run);
+}
+
+void runEndFailed(ClusterRun *run, bool statusWritten)
+{
+    if (!run->waitForChange) {
+        runFinish(run, reconcileError, &run->stageErr);
+        return;
+    }
+    if (statusWritten)
+        logInfo(run->reconciler->log, "waiting for a spec change", logStr("namespace", run->model.namespace),
+                logStr("name", run->model.name), logStr("stage", run->failedStage),
+                logStr("error", run->stageErr.message));
+    else
+        logDebug(run->reconciler->log, "waiting for a spec change", logStr("namespace", run->model.namespace),
+                 logStr("name", run->model.name), logStr("stage", run->failedStage));
+    runFinish(run, reconcileSuccess, NULL);
 }
 
 static void stageDone(ClusterRun *run)
 {
     if (run->stageFailed) {
-        runFinish(run, reconcileError, &run->stageErr);
+        runEndFailed(run, true);
         return;
     }
     logInfo(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),

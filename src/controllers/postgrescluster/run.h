@@ -118,6 +118,7 @@ struct ClusterRun {
     bool stageFailed;                                /* a stage failed; the status says so, then the pass ends */
     Err stageErr;
     const char *failedStage;
+    bool waitForChange; /* the failure is one no retry can fix (reconciler.c): the pass ends without a requeue */
     json_t *conditions; /* this pass's own conditions (failure, fields not acted on, waiting), beside pgBackRest's */
 };
 
@@ -137,8 +138,14 @@ void runFail(ClusterRun *run, const Err *err);
 
 /* A stage failed with err: the status is still written for what was observed, with the failure in the condition
  * Reconciled (False, reason "<stage>Failed"), and the reconcile then ends with err (the key comes back with
- * backoff). A failure while writing the status ends the reconcile at once. Only when no call is in flight. */
+ * backoff), or, for errInvalidArgument from the spec or build stage, without a requeue (runEndFailed). A failure
+ * while writing the status ends the reconcile at once. Only when no call is in flight. */
 void runFailed(ClusterRun *run, const Err *err);
+
+/* The end of a pass whose stage failed, once the status says so: with the error (backoff), or, for a failure no retry
+ * can fix, without a requeue until a change of the cluster or of what it watches (logged at info when statusWritten,
+ * else at debug: an earlier pass said it already). */
+void runEndFailed(ClusterRun *run, bool statusWritten);
 
 /* The status stage, now, whatever the table's position: for a stage that goes there by itself (the users'). */
 void stageStatus(ClusterRun *run);

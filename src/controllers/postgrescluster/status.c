@@ -163,10 +163,13 @@ StageResult stageStatusWrite(ClusterRun *run)
     bool removal = json_is_null(json_object_get(status, "pgbackrest"));
     if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
         json_decref(status);
-        if (!run->stageFailed)
-            logDebug(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
-                     logStr("name", run->model.name), logInt("writes", run->writes));
-        runFinish(run, run->stageFailed ? reconcileError : reconcileSuccess, run->stageFailed ? &run->stageErr : NULL);
+        if (run->stageFailed) {
+            runEndFailed(run, false);
+            return stageHandedOff;
+        }
+        logDebug(run->reconciler->log, "reconciled", logStr("namespace", run->model.namespace),
+                 logStr("name", run->model.name), logInt("writes", run->writes));
+        runFinish(run, reconcileSuccess, NULL);
         return stageHandedOff;
     }
     json_t *patch = json_pack("{s:o}", "status", status);
