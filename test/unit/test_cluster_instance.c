@@ -4,6 +4,7 @@
  *
  * The model comes from clusterModelFromSpec with RELATED_IMAGE_POSTGRES_17 known, so the tests see PGO's defaults
  * (ttl 30, loop_wait 10, ports 5432 and 8008) as the reconciler does. */
+#include "harness/cluster.h"
 #include "harness/golden.h"
 #include "harness/harness.h"
 
@@ -68,12 +69,7 @@ static const char *const podText =
     "\"1Gi\"}}}},"
     "  \"containers\": [{\"name\": \"logger\", \"image\": \"busybox\", \"command\": [\"sleep\", \"infinity\"]}]}]}}";
 
-typedef struct Fixture {
-    json_t *cluster;
-    MemCtx *ctx;
-    ClusterModel model;
-    ClusterInstance instances[4];
-} Fixture;
+typedef ClusterFixture Fixture;
 
 static const char *fixtureImages(void *arg, const char *name)
 {
@@ -85,57 +81,16 @@ static const char *fixtureImages(void *arg, const char *name)
  * defaults only when images. */
 static void fixtureInit(Fixture *fixture, const char *text, const char *const *instanceNames, bool images)
 {
-    fixture->cluster = harnessJson(text);
-    fixture->ctx = memCtxNew(NULL, "fixture");
-    assert_non_null(fixture->ctx);
-    Err err;
-    errClear(&err);
-    if (!clusterModelFromSpec(fixture->ctx, fixture->cluster, images ? fixtureImages : NULL, NULL, &fixture->model,
-                              &err))
-        fail_msg("model: %s", err.message);
-    size_t count = 0;
-    for (; instanceNames[count] != NULL; count++) {
-        const ClusterInstanceSet *set = clusterModelSetOf(&fixture->model, instanceNames[count]);
-        assert_non_null(set);
-        fixture->instances[count] =
-            (ClusterInstance){.name = instanceNames[count], .set = (size_t)(set - fixture->model.sets)};
-    }
-    fixture->model.instances = fixture->instances;
-    fixture->model.instanceCount = count;
-}
-
-static void fixtureFree(Fixture *fixture)
-{
-    memCtxFree(fixture->ctx);
-    json_decref(fixture->cluster);
-}
-
-static json_t *buildOk(const ClusterModel *model)
-{
-    MemCtx *ctx = memCtxNew(NULL, "test");
-    json_t *objects = json_array();
-    assert_non_null(ctx);
-    assert_non_null(objects);
-    Err err;
-    errClear(&err);
-    bool ok = clusterBuildInstances(ctx, model, objects, &err);
-    memCtxFree(ctx);
-    if (!ok)
-        fail_msg("build failed: %s: %s", errCodeName(err.code), err.message);
-    return objects;
+    clusterFixtureInit(fixture, harnessJson(text), images ? fixtureImages : NULL, instanceNames);
 }
 
 /* The object of kind named name in objects. */
 static const json_t *findObject(const json_t *objects, const char *kind, const char *name)
 {
-    for (size_t objectIdx = 0; objectIdx < json_array_size(objects); objectIdx++) {
-        const json_t *object = json_array_get(objects, objectIdx);
-        if (strcmp(json_string_value(json_object_get(object, "kind")), kind) == 0 &&
-            strcmp(json_string_value(json_object_get(json_object_get(object, "metadata"), "name")), name) == 0)
-            return object;
-    }
-    fail_msg("no %s %s", kind, name);
-    return NULL;
+    const json_t *object = clusterObjectOf(objects, kind, name);
+    if (object == NULL)
+        fail_msg("no %s %s", kind, name);
+    return object;
 }
 
 /* The named entry (volume, container, env var) of an array of objects with names, or NULL. */
@@ -166,7 +121,7 @@ static void testHippo(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, hippoText, (const char *const[]){"hippo-instance1-abcd", NULL}, true);
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildInstances, &fixture.model);
     assert_golden(objects, "cluster/instance-hippo");
     assert_int_equal(json_array_size(objects), 2);
 
@@ -187,7 +142,7 @@ static void testHippo(void **state)
     assert_string_equal(json_string_value(json_array_get(command, 6)), "/pgdata/pg17_wal");
     assert_null(findNamed(json_object_get(pod, "volumes"), "postgres-wal"));
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* walVolumeClaimSpec adds PVC <instance>-pgwal (role pgwal) mounted at /pgwal and moves the WAL directory there;
@@ -199,7 +154,7 @@ static void testWalAndCustomTls(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, walText, (const char *const[]){"hippo-instance1-abcd", NULL}, true);
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildInstances, &fixture.model);
     assert_golden(objects, "cluster/instance-wal");
     assert_int_equal(json_array_size(objects), 3);
     const json_t *wal = findObject(objects, "PersistentVolumeClaim", "hippo-instance1-abcd-pgwal");
@@ -216,7 +171,7 @@ static void testWalAndCustomTls(void **state)
     assert_int_equal(json_integer_value(json_object_get(probe, "timeoutSeconds")), 2);
     assert_int_equal(json_integer_value(json_object_get(probe, "failureThreshold")), 4);
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* The pod settings of podText (see there). */
@@ -225,7 +180,7 @@ static void testPodSettings(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, podText, (const char *const[]){"hippo-instance1-abcd", NULL}, false);
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildInstances, &fixture.model);
     assert_golden(objects, "cluster/instance-pod");
     const json_t *pod = podSpec(findObject(objects, "StatefulSet", "hippo-instance1-abcd"));
     assert_null(json_object_get(json_object_get(pod, "securityContext"), "fsGroup"));
@@ -233,7 +188,7 @@ static void testPodSettings(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(json_object_get(pod, "containers"), 2), "name")), "logger");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* A WAL PVC the set no longer asks for stays mounted so that postgres-startup can move the WAL back to /pgdata,
@@ -257,7 +212,7 @@ static void testWalVolumeRemoved(void **state)
     json_t *existing = json_object();
     fixture.model.lookup = lookupWal;
     fixture.model.lookupArg = existing;
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildInstances, &fixture.model);
     assert_int_equal(json_array_size(objects), 4);
     const json_t *first = podSpec(findObject(objects, "StatefulSet", "hippo-instance1-abcd"));
     const json_t *second = podSpec(findObject(objects, "StatefulSet", "hippo-instance2-efgh"));
@@ -275,12 +230,12 @@ static void testWalVolumeRemoved(void **state)
     /* Once the claim is being deleted it is left alone: a new pod could not start with it. */
     assert_int_equal(
         json_object_set_new(existing, "metadata", json_pack("{s:s}", "deletionTimestamp", "2026-11-25T12:00:00Z")), 0);
-    objects = buildOk(&fixture.model);
+    objects = clusterBuildOk(clusterBuildInstances, &fixture.model);
     first = podSpec(findObject(objects, "StatefulSet", "hippo-instance1-abcd"));
     assert_null(findNamed(json_object_get(first, "volumes"), "postgres-wal"));
     json_decref(objects);
     json_decref(existing);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* No spec.image and no RELATED_IMAGE_POSTGRES_17: nothing is built, and the user is told what to set. */
@@ -299,7 +254,7 @@ static void testMissingImage(void **state)
     assert_int_equal(json_array_size(objects), 0);
     json_decref(objects);
     memCtxFree(ctx);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* A set without dataVolumeClaimSpec (which the CRD requires) is refused. */
@@ -319,22 +274,10 @@ static void testNoDataVolume(void **state)
     assert_string_equal(err.message, "instance set instance1 has no dataVolumeClaimSpec");
     json_decref(objects);
     memCtxFree(ctx);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* Every allocation failure is reported as errOutOfMemory, no leak. */
-static bool sweepBuild(void *arg, Err *err)
-{
-    MemCtx *ctx = memCtxNew(NULL, "sweep");
-    json_t *objects = json_array();
-    bool ok = ctx != NULL && objects != NULL && clusterBuildInstances(ctx, arg, objects, err);
-    if (ctx == NULL || objects == NULL)
-        errSet(err, errOutOfMemory, "out of memory");
-    json_decref(objects);
-    memCtxFree(ctx);
-    return ok;
-}
-
 static void testAllocationSweep(void **state)
 {
     (void)state;
@@ -342,8 +285,9 @@ static void testAllocationSweep(void **state)
     for (size_t textIdx = 0; textIdx < sizeof(texts) / sizeof(texts[0]); textIdx++) {
         Fixture fixture;
         fixtureInit(&fixture, texts[textIdx], (const char *const[]){"hippo-instance1-abcd", NULL}, true);
-        assert_true(harnessAllocSweep(sweepBuild, &fixture.model, false) > 0);
-        fixtureFree(&fixture);
+        assert_true(harnessAllocSweep(clusterBuildSweep, &(ClusterBuildSweep){clusterBuildInstances, &fixture.model},
+                                      false) > 0);
+        clusterFixtureFree(&fixture);
     }
 }
 

@@ -139,7 +139,7 @@ static void testMissingFields(void **state)
     ModelCase fixture = {.cluster = harnessJson("{\"metadata\":{\"name\":\"h\",\"namespace\":\"ns\"},\"spec\":{}}")};
     Err err;
     assert_false(modelFrom(&fixture, &err));
-    assert_contains(err.message, "postgresVersion");
+    assert_contains(err.message, "\"spec.postgresVersion\": missing");
     json_decref(fixture.cluster);
 }
 

@@ -4,6 +4,7 @@
  * The golden files hold the YAML as one JSON string; the hippo test also spells the cluster file out here, line by
  * line, as the reviewable statement of what Patroni reads. The model comes from clusterModelFromSpec, so the tests
  * see PGO's defaults (ttl 30, loop_wait 10, port 5432) as the reconciler does. */
+#include "harness/cluster.h"
 #include "harness/golden.h"
 #include "harness/harness.h"
 
@@ -35,75 +36,18 @@
 static const char *const hippoText = "{" HIPPO_META ", \"spec\": {\"postgresVersion\": 17,"
                                      " \"instances\": [{\"name\": \"instance1\", " HIPPO_VOLUME "}]}}";
 
-typedef struct Fixture {
-    json_t *cluster;
-    MemCtx *ctx;
-    ClusterModel model;
-    ClusterInstance instances[4];
-} Fixture;
+typedef ClusterFixture Fixture;
 
 /* The model of cluster (taken over) with the named instances (each "<cluster>-<set>-xxxx"), NULL-terminated. */
 static void fixtureInitDoc(Fixture *fixture, json_t *cluster, const char *const *instanceNames)
 {
-    fixture->cluster = cluster;
-    fixture->ctx = memCtxNew(NULL, "fixture");
-    assert_non_null(fixture->ctx);
-    Err err;
-    errClear(&err);
-    if (!clusterModelFromSpec(fixture->ctx, fixture->cluster, NULL, NULL, &fixture->model, &err))
-        fail_msg("model: %s", err.message);
-    size_t count = 0;
-    for (; instanceNames[count] != NULL; count++) {
-        const ClusterInstanceSet *set = clusterModelSetOf(&fixture->model, instanceNames[count]);
-        assert_non_null(set);
-        fixture->instances[count] =
-            (ClusterInstance){.name = instanceNames[count], .set = (size_t)(set - fixture->model.sets)};
-    }
-    fixture->model.instances = fixture->instances;
-    fixture->model.instanceCount = count;
+    clusterFixtureInit(fixture, cluster, NULL, instanceNames);
     fixture->model.operatorPassword = OPERATOR_PASSWORD;
 }
 
 static void fixtureInit(Fixture *fixture, const char *text, const char *const *instanceNames)
 {
     fixtureInitDoc(fixture, harnessJson(text), instanceNames);
-}
-
-static void fixtureFree(Fixture *fixture)
-{
-    memCtxFree(fixture->ctx);
-    json_decref(fixture->cluster);
-}
-
-static json_t *buildOk(const ClusterModel *model)
-{
-    MemCtx *ctx = memCtxNew(NULL, "test");
-    json_t *objects = json_array();
-    assert_non_null(ctx);
-    assert_non_null(objects);
-    Err err;
-    errClear(&err);
-    bool ok = clusterBuildPatroniConfig(ctx, model, objects, &err);
-    memCtxFree(ctx);
-    if (!ok)
-        fail_msg("build failed: %s: %s", errCodeName(err.code), err.message);
-    return objects;
-}
-
-static void buildRefused(const ClusterModel *model, ErrCode code, const char *part)
-{
-    MemCtx *ctx = memCtxNew(NULL, "test");
-    json_t *objects = json_array();
-    assert_non_null(ctx);
-    assert_non_null(objects);
-    Err err;
-    errClear(&err);
-    assert_false(clusterBuildPatroniConfig(ctx, model, objects, &err));
-    assert_err(&err, code);
-    assert_contains(err.message, part);
-    assert_int_equal(json_array_size(objects), 0);
-    json_decref(objects);
-    memCtxFree(ctx);
 }
 
 /* The patroni.yaml text of the object at index. */
@@ -203,7 +147,7 @@ static void testHippo(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, hippoText, (const char *const[]){"hippo-instance1-abcd", NULL});
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assert_golden(objects, "cluster/patroni-hippo");
     assert_string_equal(patroniYaml(objects, 0),
                         "# Written by the postgres operator from the PostgresCluster; edits here are overwritten.\n"
@@ -299,7 +243,7 @@ static void testHippo(void **state)
                         "restapi: {}\n"
                         "tags: {}\n");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* spec.patroni.dynamicConfiguration merged under the operator's settings: user parameters over our defaults,
@@ -332,7 +276,7 @@ static void testDynamicConfiguration(void **state)
         "    \"annotations\": {\"zoo.example.com/owner\": \"divers\"}}}]}}";
     Fixture fixture;
     fixtureInit(&fixture, text, (const char *const[]){"hippo-instance1-abcd", "hippo-instance2-wxyz", NULL});
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assert_golden(objects, "cluster/patroni-dynamic");
     const char *cluster = patroniYaml(objects, 0);
     assertLines(cluster, "bootstrap:\n"
@@ -376,7 +320,7 @@ static void testDynamicConfiguration(void **state)
     assert_null(strstr(cluster, "Max_Connections"));
     assertLines(patroniYaml(objects, 2), "  - waldir=/pgwal/pg17_wal\n");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* retry_timeout without a user value: (ttl - loop_wait) / 2, at least 1. */
@@ -399,11 +343,11 @@ static void testRetryTimeout(void **state)
                  cases[caseIdx].ttl, cases[caseIdx].loopWait);
         Fixture fixture;
         fixtureInit(&fixture, text, (const char *const[]){NULL});
-        json_t *objects = buildOk(&fixture.model);
+        json_t *objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
         assert_int_equal(json_array_size(objects), 1);
         assertLines(patroniYaml(objects, 0), cases[caseIdx].line);
         json_decref(objects);
-        fixtureFree(&fixture);
+        clusterFixtureFree(&fixture);
     }
 }
 
@@ -428,7 +372,7 @@ static void testAuthenticationRules(void **state)
         " \"instances\": [{\"name\": \"instance1\", " HIPPO_VOLUME "}]}}";
     Fixture fixture;
     fixtureInit(&fixture, text, (const char *const[]){NULL});
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assertLines(patroniYaml(objects, 0),
                 "      - host all \"_crunchyrepl\" all reject\n"
                 "      - hostssl all all 192.168.0.0/16 cert\n"
@@ -441,7 +385,7 @@ static void testAuthenticationRules(void **state)
                 "      - '# spec.patroni.dynamicConfiguration.postgresql.pg_ident'\n"
                 "      use_pg_rewind: true\n");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* Once Patroni has bootstrapped the cluster (status.patroni.systemIdentifier), neither file has a bootstrap
@@ -455,7 +399,7 @@ static void testBootstrappedWithLogging(void **state)
                                     " \"status\": {\"patroni\": {\"systemIdentifier\": \"7412345678901234567\"}}}";
     Fixture fixture;
     fixtureInit(&fixture, text, (const char *const[]){"hippo-instance1-abcd", NULL});
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assert_golden(objects, "cluster/patroni-bootstrapped");
     assert_null(strstr(patroniYaml(objects, 0), "bootstrap"));
     assert_null(strstr(patroniYaml(objects, 1), "bootstrap"));
@@ -467,17 +411,17 @@ static void testBootstrappedWithLogging(void **state)
                                          "  mode: '0660'\n"
                                          "  type: json\n");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 
     /* Above the floor, half the limit per file. */
     json_t *cluster = harnessJson(text);
     json_t *logging = json_object_get(json_object_get(json_object_get(cluster, "spec"), "patroni"), "logging");
     assert_int_equal(json_object_set_new(logging, "storageLimit", json_string("1Gi")), 0);
     fixtureInitDoc(&fixture, cluster, (const char *const[]){NULL});
-    objects = buildOk(&fixture.model);
+    objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assertLines(patroniYaml(objects, 0), "  file_size: 536870912\n  level: DEBUG\n");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* Input the CRD should have refused, and a configuration beyond what a ConfigMap holds. */
@@ -489,15 +433,16 @@ static void testRefused(void **state)
                 "{" HIPPO_META ", \"spec\": {\"postgresVersion\": 17, \"patroni\": {\"logging\": {\"storageLimit\": "
                 "\"lots\"}}, \"instances\": [{\"name\": \"instance1\", " HIPPO_VOLUME "}]}}",
                 (const char *const[]){NULL});
-    buildRefused(&fixture.model, errInvalidArgument, "spec.patroni.logging.storageLimit: ");
-    fixtureFree(&fixture);
+    clusterBuildRefused(clusterBuildPatroniConfig, &fixture.model, errInvalidArgument,
+                        "spec.patroni.logging.storageLimit: ");
+    clusterFixtureFree(&fixture);
 
     fixtureInit(&fixture,
                 "{" HIPPO_META ", \"spec\": {\"postgresVersion\": 17, \"authentication\": {\"rules\": [{\"method\": "
                 "\"md5\"}]}, \"instances\": [{\"name\": \"instance1\", " HIPPO_VOLUME "}]}}",
                 (const char *const[]){NULL});
-    buildRefused(&fixture.model, errInvalidArgument, "needs connection and method");
-    fixtureFree(&fixture);
+    clusterBuildRefused(clusterBuildPatroniConfig, &fixture.model, errInvalidArgument, "needs connection and method");
+    clusterFixtureFree(&fixture);
 
     fixtureInit(&fixture, hippoText, (const char *const[]){NULL});
     json_t *spec = json_object_get(fixture.cluster, "spec");
@@ -508,8 +453,9 @@ static void testRefused(void **state)
         assert_int_equal(json_object_set_new(big, key, json_string("a value of some length to fill the file")), 0);
     }
     assert_int_equal(json_object_set_new(spec, "patroni", json_pack("{s:o}", "dynamicConfiguration", big)), 0);
-    buildRefused(&fixture.model, errInvalidArgument, "shorten spec.patroni.dynamicConfiguration");
-    fixtureFree(&fixture);
+    clusterBuildRefused(clusterBuildPatroniConfig, &fixture.model, errInvalidArgument,
+                        "shorten spec.patroni.dynamicConfiguration");
+    clusterFixtureFree(&fixture);
 }
 
 /* The operator's password: only its verifier reaches a ConfigMap, the same password gives the same files, a
@@ -519,16 +465,16 @@ static void testOperatorPassword(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, hippoText, (const char *const[]){"hippo-instance1-abcd", NULL});
-    json_t *objects = buildOk(&fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     for (size_t objIdx = 0; objIdx < json_array_size(objects); objIdx++)
         assert_null(strstr(patroniYaml(objects, objIdx), OPERATOR_PASSWORD));
     assert_non_null(strstr(patroniYaml(objects, 1), "PASSWORD '" OPERATOR_VERIFIER "'"));
-    json_t *again = buildOk(&fixture.model);
+    json_t *again = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assert_true(json_equal(objects, again));
     json_decref(again);
 
     fixture.model.operatorPassword = "AnotherOperatorPassword0123456789abcdefghij";
-    again = buildOk(&fixture.model);
+    again = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assert_null(strstr(patroniYaml(again, 1), OPERATOR_VERIFIER));
     assert_non_null(strstr(patroniYaml(again, 1), "PASSWORD 'SCRAM-SHA-256$4096:"));
     assert_string_equal(patroniYaml(again, 0), patroniYaml(objects, 0));
@@ -536,10 +482,12 @@ static void testOperatorPassword(void **state)
     json_decref(objects);
 
     fixture.model.operatorPassword = NULL;
-    buildRefused(&fixture.model, errInvalidArgument, "the password of the operator's role is not decided");
+    clusterBuildRefused(clusterBuildPatroniConfig, &fixture.model, errInvalidArgument,
+                        "the password of the operator's role is not decided");
     fixture.model.operatorPassword = "";
-    buildRefused(&fixture.model, errInvalidArgument, "the password of the operator's role is not decided");
-    fixtureFree(&fixture);
+    clusterBuildRefused(clusterBuildPatroniConfig, &fixture.model, errInvalidArgument,
+                        "the password of the operator's role is not decided");
+    clusterFixtureFree(&fixture);
 
     json_t *cluster = harnessJson(hippoText);
     assert_int_equal(json_object_set_new(cluster, "status",
@@ -547,25 +495,13 @@ static void testOperatorPassword(void **state)
                      0);
     fixtureInitDoc(&fixture, cluster, (const char *const[]){"hippo-instance1-abcd", NULL});
     fixture.model.operatorPassword = NULL;
-    objects = buildOk(&fixture.model);
+    objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
     assert_null(strstr(patroniYaml(objects, 1), "post_bootstrap"));
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* Every allocation failure of the builder (and of the models' JSON) is reported as errOutOfMemory, no leak. */
-static bool sweepBuild(void *arg, Err *err)
-{
-    MemCtx *ctx = memCtxNew(NULL, "sweep");
-    json_t *objects = json_array();
-    bool ok = ctx != NULL && objects != NULL && clusterBuildPatroniConfig(ctx, arg, objects, err);
-    if (ctx == NULL || objects == NULL)
-        errSet(err, errOutOfMemory, "out of memory");
-    json_decref(objects);
-    memCtxFree(ctx);
-    return ok;
-}
-
 static void testAllocationSweep(void **state)
 {
     (void)state;
@@ -585,11 +521,13 @@ static void testAllocationSweep(void **state)
         "  \"metadata\": {\"labels\": {\"tier\": \"a\"}, \"annotations\": {\"note\": \"b\"}}}]}}";
     Fixture fixture;
     fixtureInit(&fixture, text, (const char *const[]){"hippo-instance1-abcd", NULL});
-    assert_true(harnessAllocSweep(sweepBuild, &fixture.model, false) > 0);
-    fixtureFree(&fixture);
+    assert_true(harnessAllocSweep(clusterBuildSweep, &(ClusterBuildSweep){clusterBuildPatroniConfig, &fixture.model},
+                                  false) > 0);
+    clusterFixtureFree(&fixture);
     fixtureInit(&fixture, hippoText, (const char *const[]){"hippo-instance1-abcd", NULL});
-    assert_true(harnessAllocSweep(sweepBuild, &fixture.model, false) > 0);
-    fixtureFree(&fixture);
+    assert_true(harnessAllocSweep(clusterBuildSweep, &(ClusterBuildSweep){clusterBuildPatroniConfig, &fixture.model},
+                                  false) > 0);
+    clusterFixtureFree(&fixture);
 }
 
 int main(void)

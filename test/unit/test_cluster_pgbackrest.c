@@ -4,6 +4,7 @@
  * the controllers would (a ready repository host, a pod Patroni labelled master, Jobs that completed). Golden files
  * (test/unit/golden/cluster/pgbackrest-*) hold the objects without certificates, which are random; the Secret is
  * checked by decoding its certificates. Time is a FakeClock. */
+#include "harness/cluster.h"
 #include "harness/golden.h"
 #include "harness/harness.h"
 
@@ -57,14 +58,7 @@ static const char fullText[] = HIPPO_HEAD
     "  \"repos\": [" REPO1_VOLUME ", {\"name\": \"repo2\", \"s3\": {\"bucket\": \"hippo\", \"endpoint\": "
     "\"s3.example.com\", \"region\": \"eu\"}}]}}}}";
 
-typedef struct Fixture {
-    json_t *cluster;
-    json_t *cache; /* "<Kind>/<name>" -> object */
-    MemCtx *ctx;
-    FakeClock fake;
-    ClusterModel model;
-    ClusterInstance instances[2];
-} Fixture;
+typedef ClusterFixture Fixture;
 
 static const char *fixtureImages(void *arg, const char *name)
 {
@@ -72,46 +66,14 @@ static const char *fixtureImages(void *arg, const char *name)
     return strcmp(name, "POSTGRES_17") == 0 ? IMAGE : NULL;
 }
 
-static const json_t *fixtureLookup(void *arg, const char *kind, const char *namespace, const char *name)
-{
-    Fixture *fixture = arg;
-    assert_string_equal(namespace, "ns");
-    char key[400];
-    snprintf(key, sizeof(key), "%s/%s", kind, name);
-    return json_object_get(fixture->cache, key);
-}
-
 static void fixtureInit(Fixture *fixture, const char *text)
 {
-    *fixture = (Fixture){.cluster = harnessJson(text), .cache = json_object(), .ctx = memCtxNew(NULL, "fixture")};
+    clusterFixtureInit(fixture, harnessJson(text), fixtureImages, (const char *const[]){INSTANCE, INSTANCE2, NULL});
     fixture->fake = (FakeClock){.monotonicMs = 0, .wallMs = T0_MS};
-    Err err;
-    errClear(&err);
-    if (!clusterModelFromSpec(fixture->ctx, fixture->cluster, fixtureImages, NULL, &fixture->model, &err))
-        fail_msg("model: %s", err.message);
-    fixture->instances[0] = (ClusterInstance){.name = INSTANCE, .set = 0};
-    fixture->instances[1] = (ClusterInstance){.name = INSTANCE2, .set = 0};
-    fixture->model.instances = fixture->instances;
-    fixture->model.instanceCount = 2;
     fixture->model.domain = "cluster.local";
     fixture->model.operatorPassword = "PgBackRestFixtureOperatorPassword0123456789";
-    fixture->model.clock = clockFake(&fixture->fake);
-    fixture->model.lookup = fixtureLookup;
+    fixture->model.lookup = clusterFixtureLookup;
     fixture->model.lookupArg = fixture;
-}
-
-static void fixtureFree(Fixture *fixture)
-{
-    memCtxFree(fixture->ctx);
-    json_decref(fixture->cluster);
-    json_decref(fixture->cache);
-}
-
-static void cachePut(Fixture *fixture, const char *kind, const char *name, json_t *object)
-{
-    char key[400];
-    snprintf(key, sizeof(key), "%s/%s", kind, name);
-    json_object_set_new(fixture->cache, key, object);
 }
 
 /* Every object of objects as the API server returns it once applied, with the status already cached. */
@@ -129,8 +91,8 @@ static void cacheObjects(Fixture *fixture, const json_t *objects)
         if (status != NULL)
             json_object_set(stored, "status", status);
         json_object_set_new(json_object_get(stored, "metadata"), "resourceVersion", json_string("42"));
-        cachePut(fixture, json_string_value(json_object_get(object, "kind")),
-                 json_string_value(json_object_get(json_object_get(object, "metadata"), "name")), stored);
+        clusterFixturePut(fixture, json_string_value(json_object_get(object, "kind")),
+                          json_string_value(json_object_get(json_object_get(object, "metadata"), "name")), stored);
     }
 }
 
@@ -142,25 +104,7 @@ static void setStatus(Fixture *fixture, json_t *status)
 
 static json_t *build(Fixture *fixture)
 {
-    json_t *objects = json_array();
-    Err err;
-    errClear(&err);
-    if (!clusterBuildPgBackRest(fixture->ctx, &fixture->model, objects, &err))
-        fail_msg("clusterBuildPgBackRest: %s", err.message);
-    return objects;
-}
-
-static const json_t *findObject(const json_t *objects, const char *kind, const char *name)
-{
-    size_t objectIdx;
-    const json_t *object;
-    json_array_foreach(objects, objectIdx, object)
-    {
-        if (strcmp(json_string_value(json_object_get(object, "kind")), kind) == 0 &&
-            strcmp(json_string_value(json_object_get(json_object_get(object, "metadata"), "name")), name) == 0)
-            return object;
-    }
-    return NULL;
+    return clusterBuildOk(clusterBuildPgBackRest, &fixture->model);
 }
 
 /* The names of objects' Jobs, comma-separated. */
@@ -206,15 +150,15 @@ static const char *nameOf(const json_t *object)
 static void clusterRunning(Fixture *fixture)
 {
     fixture->model.primary = INSTANCE;
-    cachePut(fixture, "StatefulSet", "hippo-repo-host",
-             harnessJson("{\"metadata\": {\"name\": \"hippo-repo-host\"}, \"status\": {\"replicas\": 1, "
-                         "\"readyReplicas\": 1}}"));
-    cachePut(fixture, "Pod", INSTANCE "-0",
-             harnessJson("{\"metadata\": {\"name\": \"" INSTANCE "-0\", \"labels\": "
-                         "{\"postgres-operator.crunchydata.com/role\": \"master\"}}}"));
-    cachePut(fixture, "Pod", INSTANCE2 "-0",
-             harnessJson("{\"metadata\": {\"name\": \"" INSTANCE2 "-0\", \"labels\": "
-                         "{\"postgres-operator.crunchydata.com/role\": \"replica\"}}}"));
+    clusterFixturePut(fixture, "StatefulSet", "hippo-repo-host",
+                      harnessJson("{\"metadata\": {\"name\": \"hippo-repo-host\"}, \"status\": {\"replicas\": 1, "
+                                  "\"readyReplicas\": 1}}"));
+    clusterFixturePut(fixture, "Pod", INSTANCE "-0",
+                      harnessJson("{\"metadata\": {\"name\": \"" INSTANCE "-0\", \"labels\": "
+                                  "{\"postgres-operator.crunchydata.com/role\": \"master\"}}}"));
+    clusterFixturePut(fixture, "Pod", INSTANCE2 "-0",
+                      harnessJson("{\"metadata\": {\"name\": \"" INSTANCE2 "-0\", \"labels\": "
+                                  "{\"postgres-operator.crunchydata.com/role\": \"replica\"}}}"));
 }
 
 /* The cached Job finished: succeeded or failed. */
@@ -238,8 +182,8 @@ static void cacheRoot(Fixture *fixture)
     Err err;
     if (!clusterBuildCertificates(fixture->ctx, &fixture->model, objects, &err))
         fail_msg("clusterBuildCertificates: %s", err.message);
-    cachePut(fixture, "Secret", CLUSTER_ROOT_SECRET,
-             json_deep_copy(findObject(objects, "Secret", CLUSTER_ROOT_SECRET)));
+    clusterFixturePut(fixture, "Secret", CLUSTER_ROOT_SECRET,
+                      json_deep_copy(clusterObjectOf(objects, "Secret", CLUSTER_ROOT_SECRET)));
     json_decref(objects);
 }
 
@@ -272,7 +216,7 @@ static void testNothingWithoutBackups(void **state)
     json_decref(pod);
     json_decref(status);
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* A new cluster: configuration, repository host and its volume; no Secret before the root CA is cached, no Job
@@ -286,13 +230,13 @@ static void testHippoGolden(void **state)
     assert_true(clusterPgBackRestRepoHost(&fixture.model));
     json_t *objects = build(&fixture);
     assert_golden(objects, "cluster/pgbackrest-hippo");
-    assert_null(findObject(objects, "Secret", "hippo-pgbackrest"));
+    assert_null(clusterObjectOf(objects, "Secret", "hippo-pgbackrest"));
     assert_null(jobOf(objects, "stanza"));
     json_t *status = clusterPgBackRestStatus(&fixture.model);
     assert_golden(status, "cluster/pgbackrest-status-new");
     json_decref(status);
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 static void testFullGolden(void **state)
@@ -303,7 +247,7 @@ static void testFullGolden(void **state)
     json_t *objects = build(&fixture);
     assert_golden(objects, "cluster/pgbackrest-full");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* Cloud repositories only: the instances' configuration, no repository host, no Jobs. */
@@ -320,7 +264,7 @@ static void testCloudOnly(void **state)
     assert_int_equal(json_array_size(objects), 1);
     assert_golden(objects, "cluster/pgbackrest-cloud");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* The certificates: issued from the cached root, the client's common name the servers admit, the repository host's
@@ -332,14 +276,14 @@ static void testSecret(void **state)
     fixtureInit(&fixture, hippoText);
     cacheRoot(&fixture);
     json_t *objects = build(&fixture);
-    const json_t *secret = findObject(objects, "Secret", "hippo-pgbackrest");
+    const json_t *secret = clusterObjectOf(objects, "Secret", "hippo-pgbackrest");
     assert_non_null(secret);
     const json_t *data = json_object_get(secret, "data");
     assert_int_equal(json_object_size(data), 5);
     assert_string_equal(
         json_string_value(json_object_get(data, "pgbackrest.ca-roots")),
         json_string_value(json_object_get(
-            json_object_get(fixtureLookup(&fixture, "Secret", "ns", CLUSTER_ROOT_SECRET), "data"), "root.crt")));
+            json_object_get(clusterFixtureLookup(&fixture, "Secret", "ns", CLUSTER_ROOT_SECRET), "data"), "root.crt")));
     Err err;
     char *pem;
     size_t len;
@@ -361,17 +305,17 @@ static void testSecret(void **state)
 
     cacheObjects(&fixture, objects);
     json_t *again = build(&fixture);
-    assert_true(json_equal(findObject(again, "Secret", "hippo-pgbackrest"), secret));
+    assert_true(json_equal(clusterObjectOf(again, "Secret", "hippo-pgbackrest"), secret));
     json_decref(again);
     json_decref(objects);
 
     /* A root that does not decode: nothing yet. */
-    json_object_set_new(json_object_get(fixtureLookup(&fixture, "Secret", "ns", CLUSTER_ROOT_SECRET), "data"),
+    json_object_set_new(json_object_get(clusterFixtureLookup(&fixture, "Secret", "ns", CLUSTER_ROOT_SECRET), "data"),
                         "root.crt", json_string("bm90IGEgY2VydA=="));
     objects = build(&fixture);
-    assert_null(findObject(objects, "Secret", "hippo-pgbackrest"));
+    assert_null(clusterObjectOf(objects, "Secret", "hippo-pgbackrest"));
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* Stanza Job, then the replica-create backup, then status and conditions; a finished Job is kept as it is. */
@@ -384,8 +328,9 @@ static void testJobsLifecycle(void **state)
 
     /* A primary without a ready repository host: no Job. */
     fixture.model.primary = INSTANCE;
-    cachePut(&fixture, "Pod", INSTANCE "-0",
-             harnessJson("{\"metadata\": {\"labels\": {\"postgres-operator.crunchydata.com/role\": \"master\"}}}"));
+    clusterFixturePut(
+        &fixture, "Pod", INSTANCE "-0",
+        harnessJson("{\"metadata\": {\"labels\": {\"postgres-operator.crunchydata.com/role\": \"master\"}}}"));
     json_t *objects = build(&fixture);
     jobNames(objects, names, sizeof(names));
     assert_string_equal(names, "");
@@ -472,7 +417,7 @@ static void testJobsLifecycle(void **state)
     assert_false(clusterPgBackRestJobObsolete(&fixture.model, old));
     json_decref(old);
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* A manual backup: after the replica-create backup, one Job per id, never changed once cached. */
@@ -554,7 +499,7 @@ static void testManualBackup(void **state)
     assert_null(jobOf(objects, "manual"));
     json_decref(objects);
     json_decref(status);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* The instance pod: conf.d in the database container, the TLS server and its reloader. */
@@ -567,7 +512,7 @@ static void testInstancePod(void **state)
     Err err;
     if (!clusterBuildInstances(fixture.ctx, &fixture.model, objects, &err))
         fail_msg("clusterBuildInstances: %s", err.message);
-    const json_t *set = findObject(objects, "StatefulSet", INSTANCE);
+    const json_t *set = clusterObjectOf(objects, "StatefulSet", INSTANCE);
     assert_non_null(set);
     assert_golden(json_object_get(json_object_get(json_object_get(set, "spec"), "template"), "spec"),
                   "cluster/pgbackrest-instance-pod");
@@ -576,8 +521,9 @@ static void testInstancePod(void **state)
     json_t *pod = harnessJson("{\"containers\": [{\"name\": \"other\"}]}");
     assert_false(clusterPgBackRestInstancePod(fixture.ctx, &fixture.model, INSTANCE, pod, &err));
     assert_err(&err, errInvalidArgument);
+    assert_contains(err.message, INSTANCE);
     json_decref(pod);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* Patroni: archiving and recovery through pgBackRest, replicas from the repository once it has a backup. */
@@ -610,14 +556,14 @@ static void testPatroni(void **state)
     json_t *objects = json_array();
     if (!clusterBuildPatroniConfig(fixture.ctx, &fixture.model, objects, &err))
         fail_msg("clusterBuildPatroniConfig: %s", err.message);
-    const char *file = json_string_value(
-        json_object_get(json_object_get(findObject(objects, "ConfigMap", INSTANCE "-config"), "data"), "patroni.yaml"));
+    const char *file = json_string_value(json_object_get(
+        json_object_get(clusterObjectOf(objects, "ConfigMap", INSTANCE "-config"), "data"), "patroni.yaml"));
     assert_non_null(file);
     assert_contains(file, "create_replica_methods:\n  - pgbackrest\n  - basebackup\n");
     assert_contains(file, "pgbackrest restore --delta --stanza=db --repo=1 --link-map=pg_wal=/pgdata/pg17_wal "
                           "--type=standby");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 static void testInvalid(void **state)
@@ -642,7 +588,7 @@ static void testInvalid(void **state)
     assert_false(clusterBuildPgBackRest(fixture.ctx, &fixture.model, objects, &err));
     assert_contains(err.message, "no image");
     json_decref(objects);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* ---- allocation failures ---- */
@@ -650,13 +596,7 @@ static void testInvalid(void **state)
 static bool sweepBuild(void *arg, Err *err)
 {
     Fixture *fixture = arg;
-    MemCtx *ctx = memCtxNew(NULL, "sweep");
-    json_t *objects = json_array();
-    bool ok = (ctx != NULL && objects != NULL) || errSet(err, errOutOfMemory, "sweep set-up");
-    ok = ok && clusterBuildPgBackRest(ctx, &fixture->model, objects, err);
-    json_decref(objects);
-    memCtxFree(ctx);
-    return ok;
+    return clusterBuildSweep(&(ClusterBuildSweep){clusterBuildPgBackRest, &fixture->model}, err);
 }
 
 static bool sweepStatus(void *arg, Err *err)
@@ -677,6 +617,43 @@ static bool sweepInstancePod(void *arg, Err *err)
     bool ok = clusterPgBackRestInstancePod(fixture->ctx, &fixture->model, INSTANCE, pod, err);
     json_decref(pod);
     return ok;
+}
+
+/* The instances' builder keeps the error of pgBackRest's part of the pod rather than replacing it: with each
+ * allocation failing in turn, every failure is a lack of memory, and those inside pgBackRest's part say so. */
+static void testInstancePodErrorKept(void **state)
+{
+    (void)state;
+    Fixture fixture;
+    fixtureInit(&fixture, fullText);
+    allocUseForJansson();
+    unsigned fromBackRest = 0;
+    for (uint64_t nth = 1;; nth++) {
+        assert_true(nth < 100000);
+        MemCtx *ctx = memCtxNew(NULL, "instances");
+        json_t *objects = json_array();
+        Err err;
+        errClear(&err);
+        allocFailNth(nth);
+        bool ok = ctx != NULL && objects != NULL && clusterBuildInstances(ctx, &fixture.model, objects, &err);
+        bool fired = allocFaultFired();
+        allocFailNth(0);
+        json_decref(objects);
+        memCtxFree(ctx);
+        if (!fired) {
+            assert_true(ok);
+            break;
+        }
+        if (ctx == NULL || objects == NULL)
+            continue;
+        assert_false(ok);
+        assert_err(&err, errOutOfMemory);
+        if (strstr(err.message, "pgBackRest") != NULL)
+            fromBackRest++;
+    }
+    print_message("# pgBackRest's own errors: %u\n", fromBackRest);
+    assert_true(fromBackRest > 0);
+    clusterFixtureFree(&fixture);
 }
 
 /* Every builder path at once: all objects but certificates (OpenSSL's thousands of allocations), every Job. */
@@ -716,7 +693,7 @@ static void testAllocationFailures(void **state)
     unsigned pod = harnessAllocSweep(sweepInstancePod, &fixture, false);
     print_message("# instance pod: %u allocations swept\n", pod);
     assert_true(pod > 20);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 /* The Secret's certificates, issued and kept, swept thinned. */
@@ -739,7 +716,7 @@ static void testSecretAllocationFailures(void **state)
     unsigned kept = harnessAllocSweepThinned(sweepSecret, &fixture);
     print_message("# certificates kept: %u allocations swept\n", kept);
     assert_true(kept > 100);
-    fixtureFree(&fixture);
+    clusterFixtureFree(&fixture);
 }
 
 int main(void)
@@ -761,6 +738,7 @@ int main(void)
         cmocka_unit_test(testInstancePod),
         cmocka_unit_test(testPatroni),
         cmocka_unit_test(testInvalid),
+        cmocka_unit_test(testInstancePodErrorKept),
         cmocka_unit_test(testAllocationFailures),
         cmocka_unit_test(testSecretAllocationFailures),
     };

@@ -5,6 +5,7 @@
  * chain to the root, the names a client verifies, the purposes, and which ones a second build keeps. The cache the
  * builders read is a JSON object of Secrets by name, filled from a previous build's output as the API server would
  * return it. Time is a FakeClock. */
+#include "harness/cluster.h"
 #include "harness/golden.h"
 #include "harness/harness.h"
 
@@ -113,20 +114,12 @@ static json_t *spec(Fixture *fixture)
 
 static json_t *buildCertificates(Fixture *fixture)
 {
-    json_t *objects = json_array();
-    Err err;
-    if (!clusterBuildCertificates(fixture->ctx, &fixture->model, objects, &err))
-        fail_msg("clusterBuildCertificates: %s", err.message);
-    return objects;
+    return clusterBuildOk(clusterBuildCertificates, &fixture->model);
 }
 
 static json_t *buildUsers(Fixture *fixture)
 {
-    json_t *objects = json_array();
-    Err err;
-    if (!clusterBuildUserSecrets(fixture->ctx, &fixture->model, objects, &err))
-        fail_msg("clusterBuildUserSecrets: %s", err.message);
-    return objects;
+    return clusterBuildOk(clusterBuildUserSecrets, &fixture->model);
 }
 
 /* Puts objects in the cache as the API server returns them once applied: with the fields it adds. */
@@ -1102,30 +1095,6 @@ static void testUsersInvalid(void **state)
 
 /* ---- allocation failures ---- */
 
-static bool sweepCertificates(void *arg, Err *err)
-{
-    Fixture *fixture = arg;
-    MemCtx *ctx = memCtxNew(NULL, "sweep");
-    json_t *objects = json_array();
-    bool ok = (ctx != NULL && objects != NULL) || errSet(err, errOutOfMemory, "sweep set-up");
-    ok = ok && clusterBuildCertificates(ctx, &fixture->model, objects, err);
-    json_decref(objects);
-    memCtxFree(ctx);
-    return ok;
-}
-
-static bool sweepUsers(void *arg, Err *err)
-{
-    Fixture *fixture = arg;
-    MemCtx *ctx = memCtxNew(NULL, "sweep");
-    json_t *objects = json_array();
-    bool ok = (ctx != NULL && objects != NULL) || errSet(err, errOutOfMemory, "sweep set-up");
-    ok = ok && clusterBuildUserSecrets(ctx, &fixture->model, objects, err);
-    json_decref(objects);
-    memCtxFree(ctx);
-    return ok;
-}
-
 /* Certificates kept (every Secret read, decoded and checked) and issued (a new root), over one instance and with
  * custom TLS Secrets so that OpenSSL's thousands of allocations per certificate stay few enough to sweep. */
 static void testCertificateAllocationFailures(void **state)
@@ -1137,13 +1106,15 @@ static void testCertificateAllocationFailures(void **state)
     json_t *objects = buildCertificates(fixture);
     cacheObjects(fixture, objects);
     json_decref(objects);
-    unsigned kept = harnessAllocSweepThinned(sweepCertificates, fixture);
+    unsigned kept =
+        harnessAllocSweepThinned(clusterBuildSweep, &(ClusterBuildSweep){clusterBuildCertificates, &fixture->model});
     print_message("# certificates kept: %u allocations swept\n", kept);
     assert_true(kept > 100);
 
     fixture->model.instanceCount = 0;
     json_object_clear(fixture->cache);
-    unsigned issued = harnessAllocSweepThinned(sweepCertificates, fixture);
+    unsigned issued =
+        harnessAllocSweepThinned(clusterBuildSweep, &(ClusterBuildSweep){clusterBuildCertificates, &fixture->model});
     print_message("# root issued: %u allocations swept\n", issued);
     assert_true(issued > 100);
 }
@@ -1159,7 +1130,8 @@ static void testUserAllocationFailures(void **state)
     json_object_set_new(fixture->cache, "hippo-pguser-hippo",
                         userSecret(ctx, "hippo-pguser-hippo", "p@ss word", VERIFIER_A));
     json_object_set_new(fixture->cache, "hippo-pguser-rhino", userSecret(ctx, "hippo-pguser-rhino", "x", "y"));
-    unsigned allocations = harnessAllocSweep(sweepUsers, fixture, false);
+    unsigned allocations =
+        harnessAllocSweep(clusterBuildSweep, &(ClusterBuildSweep){clusterBuildUserSecrets, &fixture->model}, false);
     print_message("# users: %u allocations swept\n", allocations);
     assert_true(allocations > 20);
 }

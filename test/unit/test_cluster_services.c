@@ -4,6 +4,7 @@
  * The model is built by hand from one cluster document: hippo in postgres-operator with two instance sets, of which
  * a test uses the first or both. spec.metadata carries a label of its own and a spoofed cluster label, so the goldens
  * show the merge and that the operator's labels win. */
+#include "harness/cluster.h"
 #include "harness/golden.h"
 #include "harness/harness.h"
 
@@ -66,39 +67,6 @@ static void fixtureFree(Fixture *fixture)
     json_decref(fixture->cluster);
 }
 
-/* The objects build makes from model; it must succeed. */
-static json_t *buildOk(ClusterBuildFn *build, const ClusterModel *model)
-{
-    MemCtx *ctx = memCtxNew(NULL, "test");
-    json_t *objects = json_array();
-    assert_non_null(ctx);
-    assert_non_null(objects);
-    Err err;
-    errClear(&err);
-    bool ok = build(ctx, model, objects, &err);
-    memCtxFree(ctx);
-    if (!ok)
-        fail_msg("build failed: %s: %s", errCodeName(err.code), err.message);
-    return objects;
-}
-
-/* build must refuse model with errInvalidArgument and a message containing part, having added nothing. */
-static void buildRefused(ClusterBuildFn *build, const ClusterModel *model, const char *part)
-{
-    MemCtx *ctx = memCtxNew(NULL, "test");
-    json_t *objects = json_array();
-    assert_non_null(ctx);
-    assert_non_null(objects);
-    Err err;
-    errClear(&err);
-    assert_false(build(ctx, model, objects, &err));
-    assert_err(&err, errInvalidArgument);
-    assert_contains(err.message, part);
-    assert_int_equal(json_array_size(objects), 0);
-    json_decref(objects);
-    memCtxFree(ctx);
-}
-
 /* --- RBAC --- */
 
 static void testRbac(void **state)
@@ -106,9 +74,7 @@ static void testRbac(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, NULL, NULL);
-    json_t *objects = buildOk(clusterBuildInstanceRbac, &fixture.model);
-    assert_golden(objects, "cluster/rbac-hippo");
-    json_decref(objects);
+    assert_build_golden(clusterBuildInstanceRbac, &fixture.model, "cluster/rbac-hippo");
     fixtureFree(&fixture);
 }
 
@@ -121,9 +87,7 @@ static void testServicesDefault(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, NULL, NULL);
-    json_t *objects = buildOk(clusterBuildServices, &fixture.model);
-    assert_golden(objects, "cluster/services-hippo");
-    json_decref(objects);
+    assert_build_golden(clusterBuildServices, &fixture.model, "cluster/services-hippo");
     fixtureFree(&fixture);
 }
 
@@ -133,9 +97,9 @@ static void testServicesPrimaryEndpoints(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, NULL, NULL);
-    json_t *before = buildOk(clusterBuildServices, &fixture.model);
+    json_t *before = clusterBuildOk(clusterBuildServices, &fixture.model);
     fixture.model.haClusterIP = "10.96.14.7";
-    json_t *after = buildOk(clusterBuildServices, &fixture.model);
+    json_t *after = clusterBuildOk(clusterBuildServices, &fixture.model);
     assert_int_equal(json_array_size(before), 5);
     assert_int_equal(json_array_size(after), 6);
     for (size_t objectIdx = 0; objectIdx < 5; objectIdx++)
@@ -161,9 +125,7 @@ static void testServicesNodePort(void **state)
                 " \"ipFamilyPolicy\": \"PreferDualStack\", \"ipFamilies\": [\"IPv4\", \"IPv6\"]}",
                 NULL);
     fixture.model.port = 5433;
-    json_t *objects = buildOk(clusterBuildServices, &fixture.model);
-    assert_golden(objects, "cluster/services-nodeport");
-    json_decref(objects);
+    assert_build_golden(clusterBuildServices, &fixture.model, "cluster/services-nodeport");
     fixtureFree(&fixture);
 }
 
@@ -180,9 +142,7 @@ static void testServicesLoadBalancerReplicas(void **state)
                 "  \"service.beta.kubernetes.io/aws-load-balancer-scheme\": \"internal\"}}}");
     json_object_del(json_object_get(fixture.cluster, "spec"), "metadata");
     fixture.model.haClusterIP = "10.96.14.7";
-    json_t *objects = buildOk(clusterBuildServices, &fixture.model);
-    assert_golden(objects, "cluster/services-loadbalancer-replicas");
-    json_decref(objects);
+    assert_build_golden(clusterBuildServices, &fixture.model, "cluster/services-loadbalancer-replicas");
     fixtureFree(&fixture);
 }
 
@@ -193,12 +153,13 @@ static void testServicesRefused(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, "{\"type\": \"ClusterIP\", \"nodePort\": 32000}", NULL);
-    buildRefused(clusterBuildServices, &fixture.model, "spec.service.nodePort needs type NodePort or LoadBalancer");
+    clusterBuildRefused(clusterBuildServices, &fixture.model, errInvalidArgument,
+                        "spec.service.nodePort needs type NodePort or LoadBalancer");
     fixtureFree(&fixture);
 
     fixtureInit(&fixture, "{\"type\": \"NodePort\"}", "{\"externalTrafficPolicy\": \"Local\"}");
-    buildRefused(clusterBuildServices, &fixture.model,
-                 "spec.replicaService.externalTrafficPolicy needs type NodePort or LoadBalancer");
+    clusterBuildRefused(clusterBuildServices, &fixture.model, errInvalidArgument,
+                        "spec.replicaService.externalTrafficPolicy needs type NodePort or LoadBalancer");
     fixtureFree(&fixture);
 }
 
@@ -210,7 +171,7 @@ static void testBudgetsNone(void **state)
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, NULL, NULL);
-    json_t *objects = buildOk(clusterBuildDisruptionBudgets, &fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildDisruptionBudgets, &fixture.model);
     assert_int_equal(json_array_size(objects), 0);
     json_decref(objects);
     fixtureFree(&fixture);
@@ -224,9 +185,7 @@ static void testBudgetsTwoSets(void **state)
     Fixture fixture;
     fixtureInit(&fixture, NULL, NULL);
     fixture.model.setCount = 2;
-    json_t *objects = buildOk(clusterBuildDisruptionBudgets, &fixture.model);
-    assert_golden(objects, "cluster/pdb-two-sets");
-    json_decref(objects);
+    assert_build_golden(clusterBuildDisruptionBudgets, &fixture.model, "cluster/pdb-two-sets");
     fixtureFree(&fixture);
 }
 
@@ -241,19 +200,17 @@ static void testBudgetsPercent(void **state)
     fixture.sets[0].minAvailable = -1;
     fixture.sets[0].minAvailableText = "50%";
     fixture.sets[1].minAvailable = 2;
-    json_t *objects = buildOk(clusterBuildDisruptionBudgets, &fixture.model);
-    assert_golden(objects, "cluster/pdb-percent");
-    json_decref(objects);
+    assert_build_golden(clusterBuildDisruptionBudgets, &fixture.model, "cluster/pdb-percent");
 
     fixture.sets[0].minAvailableText = "00%";
     fixture.sets[1].minAvailable = 0;
-    objects = buildOk(clusterBuildDisruptionBudgets, &fixture.model);
+    json_t *objects = clusterBuildOk(clusterBuildDisruptionBudgets, &fixture.model);
     assert_int_equal(json_array_size(objects), 0);
     json_decref(objects);
 
     fixture.sets[0].minAvailableText = "10%";
     fixture.sets[0].replicas = 0;
-    objects = buildOk(clusterBuildDisruptionBudgets, &fixture.model);
+    objects = clusterBuildOk(clusterBuildDisruptionBudgets, &fixture.model);
     assert_int_equal(json_array_size(objects), 0);
     json_decref(objects);
     fixtureFree(&fixture);
@@ -268,38 +225,21 @@ static void testBudgetsRefused(void **state)
     const char *const bad[] = {"half", "%", "50", "50%%", "-5%", " 5%"};
     for (size_t badIdx = 0; badIdx < sizeof(bad) / sizeof(*bad); badIdx++) {
         fixture.sets[0].minAvailableText = bad[badIdx];
-        buildRefused(clusterBuildDisruptionBudgets, &fixture.model,
-                     "spec.instances[0].minAvailable \"" /* the text follows */);
+        clusterBuildRefused(clusterBuildDisruptionBudgets, &fixture.model, errInvalidArgument,
+                            "spec.instances[0].minAvailable \"" /* the text follows */);
     }
     fixtureFree(&fixture);
 }
 
 /* --- Allocation failures --- */
 
-typedef struct SweepArg {
-    ClusterBuildFn *build;
-    const ClusterModel *model;
-} SweepArg;
-
-static bool sweepBuild(void *arg, Err *err)
-{
-    const SweepArg *sweep = arg;
-    MemCtx *ctx = memCtxNew(NULL, "sweep");
-    json_t *objects = json_array();
-    bool ok = ctx != NULL && objects != NULL ? sweep->build(ctx, sweep->model, objects, err)
-                                             : errSet(err, errOutOfMemory, "out of memory");
-    json_decref(objects);
-    memCtxFree(ctx);
-    return ok;
-}
-
 static void testSweepRbac(void **state)
 {
     (void)state;
     Fixture fixture;
     fixtureInit(&fixture, NULL, NULL);
-    SweepArg arg = {.build = clusterBuildInstanceRbac, .model = &fixture.model};
-    assert_true(harnessAllocSweep(sweepBuild, &arg, false) > 10);
+    ClusterBuildSweep arg = {.build = clusterBuildInstanceRbac, .model = &fixture.model};
+    assert_true(harnessAllocSweep(clusterBuildSweep, &arg, false) > 10);
     fixtureFree(&fixture);
 }
 
@@ -316,10 +256,10 @@ static void testSweepServices(void **state)
                 "{\"type\": \"LoadBalancer\", \"nodePort\": 32001, \"internalTrafficPolicy\": \"Local\","
                 " \"metadata\": {\"annotations\": {\"lb\": \"internal\"}}}");
     fixture.model.haClusterIP = "10.96.14.7";
-    SweepArg arg = {.build = clusterBuildServices, .model = &fixture.model};
-    assert_true(harnessAllocSweep(sweepBuild, &arg, false) > 50);
+    ClusterBuildSweep arg = {.build = clusterBuildServices, .model = &fixture.model};
+    assert_true(harnessAllocSweep(clusterBuildSweep, &arg, false) > 50);
     json_object_del(json_object_get(fixture.cluster, "spec"), "metadata");
-    assert_true(harnessAllocSweep(sweepBuild, &arg, false) > 50);
+    assert_true(harnessAllocSweep(clusterBuildSweep, &arg, false) > 50);
     fixtureFree(&fixture);
 }
 
@@ -331,8 +271,8 @@ static void testSweepBudgets(void **state)
     fixture.model.setCount = 2;
     fixture.sets[0].minAvailable = -1;
     fixture.sets[0].minAvailableText = "50%";
-    SweepArg arg = {.build = clusterBuildDisruptionBudgets, .model = &fixture.model};
-    assert_true(harnessAllocSweep(sweepBuild, &arg, false) > 10);
+    ClusterBuildSweep arg = {.build = clusterBuildDisruptionBudgets, .model = &fixture.model};
+    assert_true(harnessAllocSweep(clusterBuildSweep, &arg, false) > 10);
     fixtureFree(&fixture);
 }
 

@@ -1,0 +1,335 @@
+/* Unit tests: controllers/postgrescluster/reconciler.c, the stages of a pass in their table, driven as the operator
+ * drives them: a Manager with the "postgrescluster" controller, whose reconcile is clusterReconcile and whose watches
+ * are clusterReconcilerWatch's (as src/cmd/main.c wires them), against a fake API server (harness/fakeapi.h). The
+ * informers list their kinds from it, so the cache is what the server lists: a cluster, its StatefulSets and
+ * Patroni's leader Endpoints, the rest empty. Each test lets one reconcile finish, shuts the manager down, and then
+ * asserts on the requests the reconciler sent, which the server recorded: deletes, applies, Events and the patch of
+ * the cluster's status.
+ *
+ * The cluster is hippo in namespace ns with one instance set, instance1. Its existing instances are named as the
+ * reconciler names them (clusterInstanceName), so the ones listed are the ones it keeps or prunes. */
+#include "harness/fakeapi.h"
+#include "harness/golden.h"
+#include "harness/harness.h"
+
+#include "common/memctx.h"
+#include "controller/manager.h"
+#include "controllers/postgrescluster/reconciler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECONCILER_NAMESPACE "ns"
+#define RECONCILER_CLUSTER   "hippo"
+#define RECONCILER_UID       "4f0c9d7e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+
+typedef struct ReconcilerFixture {
+    MemCtx *ctx;
+    Loop *loop;
+    KubeConfig *config;
+    KubeHttp *http;
+    Metrics *metrics;
+    Log log; /* warnings and errors only, on stderr */
+    Api *api;
+    Manager *manager;
+    Controller *controller;
+    ClusterReconciler *reconciler;
+    FakeApi server;
+    char *record;           /* what the server received, once stopped */
+    char instances[2][254]; /* instance1's ordinals 0 and 1, sorted by name */
+} ReconcilerFixture;
+
+static const char *images(void *arg, const char *name)
+{
+    (void)arg;
+    (void)name;
+    return "localhost/image:test";
+}
+
+static int setUp(void **state)
+{
+    ReconcilerFixture *fixture = calloc(1, sizeof(*fixture));
+    Err err;
+    if (fixture == NULL)
+        return -1;
+    fixture->ctx = memCtxNew(NULL, "test");
+    if (!loopNew(fixture->ctx, clockSystem(), &fixture->loop, &err) ||
+        !metricsNew(fixture->ctx, clockSystem(), &fixture->metrics, &err))
+        return -1;
+    logInit(&fixture->log, 2, getenv("RECONCILER_TEST_LOG") != NULL ? logLevelDebug : logLevelWarn, logFormatText,
+            clockSystem());
+    fixture->config = memCtxAlloc(fixture->ctx, sizeof(*fixture->config));
+    *fixture->config = (KubeConfig){.ctx = fixture->ctx, .namespace = "default"};
+    for (unsigned ordinal = 0; ordinal < 2; ordinal++)
+        clusterInstanceName(RECONCILER_CLUSTER, RECONCILER_UID, "instance1", ordinal, fixture->instances[ordinal]);
+    if (strcmp(fixture->instances[0], fixture->instances[1]) > 0) {
+        char first[254];
+        memcpy(first, fixture->instances[1], sizeof(first));
+        memcpy(fixture->instances[1], fixture->instances[0], sizeof(first));
+        memcpy(fixture->instances[0], first, sizeof(first));
+    }
+    *state = fixture;
+    return 0;
+}
+
+static int tearDown(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    memCtxFree(fixture->ctx);
+    free(fixture->record);
+    free(fixture);
+    return 0;
+}
+
+/* --- the fixture objects --- */
+
+/* A list response of the items (JSON objects, comma-separated; "" for none). */
+static const char *listOf(ReconcilerFixture *fixture, const char *items)
+{
+    return memCtxPrintf(fixture->ctx, "{\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[%s]}",
+                        items);
+}
+
+/* hippo, with instance1 at replicas and spec.standby from standby (NULL: none). */
+static const char *clusterItem(ReconcilerFixture *fixture, int replicas, const char *standby)
+{
+    return memCtxPrintf(fixture->ctx,
+                        "{\"apiVersion\":\"postgres-operator.crunchydata.com/v1beta1\",\"kind\":\"PostgresCluster\","
+                        "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\",\"generation\":2,"
+                        "\"resourceVersion\":\"7\",\"finalizers\":[\"postgres-operator.crunchydata.com/finalizer\"]},"
+                        "\"spec\":{\"postgresVersion\":17,%s%s\"instances\":[{\"name\":\"instance1\",\"replicas\":%d,"
+                        "\"dataVolumeClaimSpec\":{\"accessModes\":[\"ReadWriteOnce\"],"
+                        "\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}}]}}",
+                        RECONCILER_CLUSTER, RECONCILER_NAMESPACE, RECONCILER_UID, standby != NULL ? "\"standby\":" : "",
+                        standby != NULL ? memCtxPrintf(fixture->ctx, "%s,", standby) : "", replicas);
+}
+
+/* The StatefulSet of instance, controlled by hippo and labelled as the reconciler labels it. */
+static const char *statefulSetItem(ReconcilerFixture *fixture, const char *instance)
+{
+    return memCtxPrintf(fixture->ctx,
+                        "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"%s\","
+                        "\"namespace\":\"%s\",\"uid\":\"uid-%s\",\"resourceVersion\":\"5\",\"labels\":{"
+                        "\"postgres-operator.crunchydata.com/cluster\":\"%s\","
+                        "\"postgres-operator.crunchydata.com/instance-set\":\"instance1\","
+                        "\"postgres-operator.crunchydata.com/instance\":\"%s\"},"
+                        "\"ownerReferences\":[{\"apiVersion\":\"postgres-operator.crunchydata.com/v1beta1\","
+                        "\"kind\":\"PostgresCluster\",\"name\":\"%s\",\"uid\":\"%s\",\"controller\":true}]},"
+                        "\"spec\":{\"replicas\":1}}",
+                        instance, RECONCILER_NAMESPACE, instance, RECONCILER_CLUSTER, instance, RECONCILER_CLUSTER,
+                        RECONCILER_UID);
+}
+
+/* Patroni's leader Endpoints hippo-ha, with the leader annotation naming leaderPod (NULL: none). */
+static const char *leaderItem(ReconcilerFixture *fixture, const char *leaderPod)
+{
+    return memCtxPrintf(fixture->ctx,
+                        "{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":{\"name\":\"%s-ha\","
+                        "\"namespace\":\"%s\",\"uid\":\"uid-ha\",\"resourceVersion\":\"6\",\"labels\":{"
+                        "\"postgres-operator.crunchydata.com/cluster\":\"%s\","
+                        "\"postgres-operator.crunchydata.com/patroni\":\"%s-ha\"}%s%s%s}}",
+                        RECONCILER_CLUSTER, RECONCILER_NAMESPACE, RECONCILER_CLUSTER, RECONCILER_CLUSTER,
+                        leaderPod != NULL ? ",\"annotations\":{\"leader\":\"" : "", leaderPod != NULL ? leaderPod : "",
+                        leaderPod != NULL ? "\"}" : "");
+}
+
+/* --- running one reconcile --- */
+
+static double reconciles(ReconcilerFixture *fixture, const char *result)
+{
+    MetricSpec spec = {
+        .type = metricCounter, .name = "controller_runtime_reconcile_total", .labels = {"controller", "result"}};
+    MetricFamily *family;
+    Err err;
+    assert_true(metricsRegister(fixture->metrics, &spec, &family, &err));
+    return metricValue(family, (const char *[]){"postgrescluster", result});
+}
+
+static double reconcilesFinished(ReconcilerFixture *fixture)
+{
+    return reconciles(fixture, "success") + reconciles(fixture, "error") + reconciles(fixture, "requeue") +
+           reconciles(fixture, "requeue_after");
+}
+
+/* Runs the loop until done(fixture) (at most 20 s: a pass generates keys and certificates, slow under valgrind). */
+static void runUntil(ReconcilerFixture *fixture, bool (*done)(ReconcilerFixture *fixture), const char *what)
+{
+    Clock clock = clockSystem();
+    int64_t deadline = clockMonotonicMs(clock) + 20000;
+    Err err;
+    while (!done(fixture)) {
+        if (clockMonotonicMs(clock) >= deadline)
+            fail_msg("timed out waiting for %s", what);
+        assert_true(loopRunOnce(fixture->loop, 10, &err));
+    }
+}
+
+static bool oneReconcileFinished(ReconcilerFixture *fixture)
+{
+    return reconcilesFinished(fixture) > 0.5;
+}
+
+static bool managerDone(ReconcilerFixture *fixture)
+{
+    return managerFinished(fixture->manager, NULL);
+}
+
+/* Serves routes (then the lists of the cluster, the StatefulSets and the Endpoints) to the manager, wired as the
+ * operator wires it, until one reconcile of hippo has finished; then shuts it down and keeps the server's record. */
+static void reconcileOnce(ReconcilerFixture *fixture, const FakeApiRoute *routes, size_t routeCount,
+                          const char *clusters, const char *statefulSets, const char *endpoints)
+{
+    static const char *const namespaces[] = {RECONCILER_NAMESPACE};
+    FakeApiRoute all[8];
+    assert_true(routeCount + 3 <= sizeof(all) / sizeof(all[0]));
+    if (routeCount > 0)
+        memcpy(all, routes, routeCount * sizeof(*routes));
+    all[routeCount] = (FakeApiRoute){"GET", "/postgresclusters?", "200 OK", listOf(fixture, clusters)};
+    all[routeCount + 1] = (FakeApiRoute){"GET", "/statefulsets?", "200 OK", listOf(fixture, statefulSets)};
+    all[routeCount + 2] = (FakeApiRoute){"GET", "/endpoints?", "200 OK", listOf(fixture, endpoints)};
+    assert_true(fakeApiStart(&fixture->server, all, routeCount + 3));
+    fixture->config->server = memCtxPrintf(fixture->ctx, "http://127.0.0.1:%d", fixture->server.port);
+    Err err;
+    ControllerOptions options = {.name = "postgrescluster", .reconcile = clusterReconcile, .resyncPeriodMs = -1};
+    ManagerOptions managerOptions = {.shutdownTimeoutMs = 5000};
+    if (!kubeHttpNew(fixture->ctx, fixture->loop, fixture->config, &(KubeHttpOptions){.maxAttempts = 1}, &fixture->http,
+                     &err) ||
+        !apiNew(fixture->ctx, fixture->http, fixture->metrics, &fixture->api, &err) ||
+        !clusterReconcilerNew(fixture->ctx, fixture->loop, &fixture->log, images, NULL, &fixture->reconciler, &err))
+        fail_msg("%s", err.message);
+    options.arg = fixture->reconciler;
+    if (!managerNew(fixture->ctx, fixture->loop, fixture->api, &fixture->log, fixture->metrics, &managerOptions,
+                    &fixture->manager, &err) ||
+        !managerAddController(fixture->manager, &options, &fixture->controller, &err) ||
+        !clusterReconcilerWatch(fixture->reconciler, fixture->controller, namespaces, 1, &err))
+        fail_msg("%s", err.message);
+    managerStart(fixture->manager);
+    runUntil(fixture, oneReconcileFinished, "a reconcile of hippo");
+    managerShutdown(fixture->manager);
+    runUntil(fixture, managerDone, "the shutdown");
+    fixture->record = fakeApiStop(&fixture->server);
+    assert_non_null(fixture->record);
+}
+
+/* The condition of type in the status patch the reconciler sent (a new reference), failing the test without one. */
+static json_t *statusCondition(ReconcilerFixture *fixture, const char *type)
+{
+    char *body = fakeApiBody(fixture->record, "PATCH", "/postgresclusters/" RECONCILER_CLUSTER "/status");
+    if (body == NULL)
+        fail_msg("no patch of the status; requests:\n%s", fixture->record);
+    json_t *patch = harnessJson(body);
+    free(body);
+    size_t conditionIdx;
+    json_t *condition;
+    json_array_foreach(json_object_get(json_object_get(patch, "status"), "conditions"), conditionIdx, condition)
+    {
+        if (strcmp(json_string_value(json_object_get(condition, "type")), type) == 0) {
+            json_incref(condition);
+            json_decref(patch);
+            return condition;
+        }
+    }
+    fail_msg("the status patch has no condition %s: %s", type, json_dumps(patch, JSON_COMPACT));
+    return NULL;
+}
+
+static void assertCondition(ReconcilerFixture *fixture, const char *type, const char *status, const char *reason)
+{
+    json_t *condition = statusCondition(fixture, type);
+    assert_string_equal(json_string_value(json_object_get(condition, "status")), status);
+    assert_string_equal(json_string_value(json_object_get(condition, "reason")), reason);
+    json_decref(condition);
+}
+
+/* The path part of object of plural, named name: "/<plural>/<name>". */
+static const char *objectPath(ReconcilerFixture *fixture, const char *plural, const char *name)
+{
+    return memCtxPrintf(fixture->ctx, "/%s/%s", plural, name);
+}
+
+/* --- prune: scale-down --- */
+
+/* Two instances, one wanted, and Patroni records no leader: nothing is deleted (either could be the primary), and
+ * the cluster says why in an Event. */
+static void testScaleDownWaitsForLeader(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *statefulSets = memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, fixture->instances[0]),
+                                            statefulSetItem(fixture, fixture->instances[1]));
+    reconcileOnce(fixture, NULL, 0, clusterItem(fixture, 1, NULL), statefulSets, leaderItem(fixture, NULL));
+    assert_int_equal(fakeApiCount(fixture->record, "DELETE", "/statefulsets/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "DELETE", "/persistentvolumeclaims/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "DELETE", "/"), 0);
+    char *event = fakeApiBody(fixture->record, "POST", "/events");
+    if (event == NULL)
+        fail_msg("no Event; requests:\n%s", fixture->record);
+    assert_contains(event, "\"reason\":\"ScaleDownWaiting\"");
+    free(event);
+}
+
+/* Two instances, one wanted, Patroni's leader is the instance at leaderIdx (of the two sorted by name): the other's
+ * StatefulSet is deleted, never the leader's, whichever of the names sorts first. */
+static void scaleDownKeepsLeader(ReconcilerFixture *fixture, size_t leaderIdx)
+{
+    const char *leader = fixture->instances[leaderIdx];
+    const char *surplus = fixture->instances[1 - leaderIdx];
+    const char *statefulSets = memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, fixture->instances[0]),
+                                            statefulSetItem(fixture, fixture->instances[1]));
+    reconcileOnce(fixture, NULL, 0, clusterItem(fixture, 1, NULL), statefulSets,
+                  leaderItem(fixture, memCtxPrintf(fixture->ctx, "%s-0", leader)));
+    assert_int_equal(fakeApiCount(fixture->record, "DELETE", objectPath(fixture, "statefulsets", surplus)), 1);
+    assert_int_equal(fakeApiCount(fixture->record, "DELETE", objectPath(fixture, "statefulsets", leader)), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "DELETE", "/statefulsets/"), 1);
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", objectPath(fixture, "statefulsets", surplus)), 0);
+}
+
+static void testScaleDownKeepsLeaderSortedLast(void **state)
+{
+    scaleDownKeepsLeader(*state, 1);
+}
+
+static void testScaleDownKeepsLeaderSortedFirst(void **state)
+{
+    scaleDownKeepsLeader(*state, 0);
+}
+
+/* --- a failing stage --- */
+
+/* The API server fails every apply of a StatefulSet: the status is still patched, saying so in Reconciled. */
+static void testFailedApplyStillWritesStatus(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    static const char failure[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                                  "\"message\":\"etcd is having a bad day\",\"reason\":\"InternalError\",\"code\":500}";
+    const FakeApiRoute routes[] = {{"PATCH", "/statefulsets/", "500 Internal Server Error", failure}};
+    reconcileOnce(fixture, routes, 1, clusterItem(fixture, 1, NULL), "", leaderItem(fixture, NULL));
+    assert_true(fakeApiCount(fixture->record, "PATCH", "/statefulsets/") >= 1);
+    assertCondition(fixture, "Reconciled", "False", "ApplyFailed");
+    assert_true(reconciles(fixture, "error") > 0.5);
+}
+
+/* --- a cluster waiting for its data --- */
+
+/* A standby of a host: nothing of the cluster is created until it is (no StatefulSet), and Progressing says why. */
+static void testStandbyWaitsForDataSource(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    reconcileOnce(fixture, NULL, 0, clusterItem(fixture, 1, "{\"enabled\":true,\"host\":\"x\"}"), "",
+                  leaderItem(fixture, NULL));
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/statefulsets/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "POST", "/statefulsets"), 0);
+    assertCondition(fixture, "Progressing", "False", "WaitingForDataSource");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(testScaleDownWaitsForLeader, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testScaleDownKeepsLeaderSortedLast, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testScaleDownKeepsLeaderSortedFirst, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testFailedApplyStillWritesStatus, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testStandbyWaitsForDataSource, setUp, tearDown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
