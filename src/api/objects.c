@@ -1,4 +1,4 @@
-/* Shared pieces of the builders (see build.h): object metadata with the cluster's labels, annotations and owner
+/* Shared pieces of the builders (see objects.h): object metadata with the cluster's labels, annotations and owner
  * reference, and the restricted security context.
  *
  * Label precedence, as PGO: spec.metadata first, then the builder's labels over them, so a user can add labels

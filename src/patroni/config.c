@@ -1,4 +1,4 @@
-/* Patroni's configuration (see build.h): ConfigMap <cluster>-config with the cluster-wide patroni.yaml and, per
+/* Patroni's configuration (see config.h): ConfigMap <cluster>-config with the cluster-wide patroni.yaml and, per
  * instance, ConfigMap <instance>-config with that instance's. Patroni reads every file of /etc/patroni in name
  * order (instance.c projects both there) and merges them.
  *

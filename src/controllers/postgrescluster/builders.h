@@ -31,7 +31,8 @@ bool clusterBuildCertificates(MemCtx *ctx, const ClusterModel *model, json_t *ob
 
 /* Secret <cluster>-pguser-<user> per user (spec.users, or the default user <cluster> with database <cluster>):
  * user, password, verifier, host, port, dbname, uri, jdbc-uri. Existing passwords and verifiers are kept; a
- * Secret whose password was cleared gets a new one, and one whose verifier was cleared gets it recomputed. */
+ * Secret whose password was cleared gets a new one, and one whose verifier was cleared gets it recomputed. Also
+ * Secret <cluster>-operator with model->operatorPassword, the password of the operator's own role (see secrets.c). */
 bool clusterBuildUserSecrets(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
 
 #endif

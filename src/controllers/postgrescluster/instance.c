@@ -1,6 +1,12 @@
-/* The instances (see build.h): for each, PersistentVolumeClaim <instance>-pgdata, <instance>-pgwal when its set has
- * walVolumeClaimSpec, and StatefulSet <instance> of one pod, <instance>-0, laid out as PGO lays it out (reference:
- * test/e2e/patroni/instance.yaml).
+/* The instances (see builders.h): for each, PersistentVolumeClaim <instance>-pgdata, <instance>-pgwal when its set
+ * has walVolumeClaimSpec, and StatefulSet <instance> of one pod, <instance>-0, laid out as PGO lays it out
+ * (reference: test/e2e/patroni/instance.yaml).
+ *
+ * Why here and not in src/postgres: the instance pod is where the components meet (Postgres and Patroni in the
+ * database container, pgBackRest's server and volumes beside it), and a component may use postgres/ but no other
+ * component (hack/check-layers.sh). So the controller assembles the pod and asks each component for its part
+ * (clusterPgBackRestInstancePod today); a contributor interface that every component fills the same way is the
+ * next step, once PgBouncer and the exporter add their parts.
  *
  * The PVCs are made here rather than as volumeClaimTemplates so that the operator can resize, adopt and delete them
  * on its own; their spec is the set's claim spec without resources.limits (which PGO reads as the ceiling for

@@ -1,4 +1,4 @@
-/* The cluster's Secrets (see build.h): the namespace's root CA, the Postgres server certificate, the replication
+/* The cluster's Secrets (see builders.h): the namespace's root CA, the Postgres server certificate, the replication
  * client certificate, one certificate Secret per instance, one Secret per PostgreSQL user, and the operator's own
  * password. Names, keys and labels are PGO v5's (internal/controller/postgrescluster/pki.go, instance.go, patroni.go
  * and postgres.go), but for the operator's Secret, which PGO does not have.
