@@ -38,7 +38,7 @@
 /* Metadata first, then spec in the CRD's order (alphabetical at each level), children after their container. The
  * third member, when a value counts as set, matters for the reportable statuses only. */
 static const ClusterField fieldsTable[] = {
-    {"metadata.annotations[\"" CLUSTER_LABEL_PREFIX "trigger-switchover\"]", fieldNotActedOn, fieldWhenPresent},
+    {"metadata.annotations[\"" CLUSTER_ANNOTATION_TRIGGER_SWITCHOVER "\"]", fieldNotActedOn, fieldWhenPresent},
 
     {"spec.authentication", fieldActedOn, fieldWhenPresent}, /* patroni.c: pg_hba */
     {"spec.backups", fieldDescend, fieldWhenPresent},

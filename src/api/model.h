@@ -8,6 +8,8 @@
 #ifndef CLUSTER_MODEL_H
 #define CLUSTER_MODEL_H
 
+#include "naming/labels.h"
+
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/memctx.h"
@@ -17,21 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define CLUSTER_LABEL_PREFIX       "postgres-operator.crunchydata.com/"
-#define CLUSTER_LABEL_CLUSTER      CLUSTER_LABEL_PREFIX "cluster"
-#define CLUSTER_LABEL_INSTANCE_SET CLUSTER_LABEL_PREFIX "instance-set"
-#define CLUSTER_LABEL_INSTANCE     CLUSTER_LABEL_PREFIX "instance"
-#define CLUSTER_LABEL_PATRONI      CLUSTER_LABEL_PREFIX "patroni"
-#define CLUSTER_LABEL_ROLE         CLUSTER_LABEL_PREFIX "role"
-#define CLUSTER_LABEL_DATA         CLUSTER_LABEL_PREFIX "data"
-#define CLUSTER_LABEL_PGUSER       CLUSTER_LABEL_PREFIX "pguser"
-#define CLUSTER_LABEL_CERTIFICATE  CLUSTER_LABEL_PREFIX "cluster-certificate"
-#define CLUSTER_FINALIZER          CLUSTER_LABEL_PREFIX "finalizer"
-#define CLUSTER_FIELD_MANAGER      "postgrescluster-controller"
-#define CLUSTER_API_VERSION        "postgres-operator.crunchydata.com/v1beta1"
-#define CLUSTER_KIND               "PostgresCluster"
-#define CLUSTER_ROOT_SECRET        "pgo-root-cacert"
 
 /* Conditions of our own, present only while something is wrong (a pass that failed; spec fields the operator does
  * not act on; a cluster waiting for data it cannot fetch), and PGO's Progressing. */

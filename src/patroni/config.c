@@ -544,16 +544,16 @@ static json_t *patroniClusterFile(MemCtx *ctx, const ClusterModel *model, Err *e
                         " s:{s:{s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}}},"
                         " s:{s:s, s:s, s:n, s:s}, s:s, s:{s:s}}",
                         "ctl", "cacert", PATRONI_CA_ROOTS, "certfile", PATRONI_CERT_AND_KEY, "insecure", 0, "keyfile",
-                        "kubernetes", "labels", CLUSTER_LABEL_CLUSTER, model->name, "leader_label_value", "master",
-                        "namespace", model->namespace, "role_label", CLUSTER_LABEL_ROLE, "scope_label",
-                        CLUSTER_LABEL_PATRONI, "standby_leader_label_value", "master", "use_endpoints", 1, "postgresql",
-                        "authentication", "replication", "sslcert", "/tmp/replication/tls.crt", "sslkey",
-                        "/tmp/replication/tls.key", "sslmode", "verify-ca", "sslrootcert", "/tmp/replication/ca.crt",
-                        "username", PATRONI_REPLICATION, "rewind", "sslcert", "/tmp/replication/tls.crt", "sslkey",
-                        "/tmp/replication/tls.key", "sslmode", "verify-ca", "sslrootcert", "/tmp/replication/ca.crt",
-                        "username", PATRONI_REPLICATION, "restapi", "cafile", PATRONI_CA_ROOTS, "certfile",
-                        PATRONI_CERT_AND_KEY, "keyfile", "verify_client", "optional", "scope", scope, "watchdog",
-                        "mode", "off");
+                        "kubernetes", "labels", CLUSTER_LABEL_CLUSTER, model->name, "leader_label_value",
+                        NAMING_ROLE_MASTER, "namespace", model->namespace, "role_label", CLUSTER_LABEL_ROLE,
+                        "scope_label", CLUSTER_LABEL_PATRONI, "standby_leader_label_value", NAMING_ROLE_MASTER,
+                        "use_endpoints", 1, "postgresql", "authentication", "replication", "sslcert",
+                        "/tmp/replication/tls.crt", "sslkey", "/tmp/replication/tls.key", "sslmode", "verify-ca",
+                        "sslrootcert", "/tmp/replication/ca.crt", "username", PATRONI_REPLICATION, "rewind", "sslcert",
+                        "/tmp/replication/tls.crt", "sslkey", "/tmp/replication/tls.key", "sslmode", "verify-ca",
+                        "sslrootcert", "/tmp/replication/ca.crt", "username", PATRONI_REPLICATION, "restapi", "cafile",
+                        PATRONI_CA_ROOTS, "certfile", PATRONI_CERT_AND_KEY, "keyfile", "verify_client", "optional",
+                        "scope", scope, "watchdog", "mode", "off");
     memCtxRelease(scope);
     if (root == NULL) {
         errSet(err, errOutOfMemory, "out of memory building Patroni's configuration");

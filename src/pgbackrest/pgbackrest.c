@@ -498,7 +498,7 @@ static bool configRepo(MemCtx *ctx, const Backup *b, StrBuf *text, Err *err)
 static bool configServer(MemCtx *ctx, const Backup *b, StrBuf *text, Err *err)
 {
     const json_t *annotations = json_object_get(json_object_get(b->model->cluster, "metadata"), "annotations");
-    const char *ipVersion = stringAt(annotations, CLUSTER_LABEL_PREFIX "pgbackrest-ip-version");
+    const char *ipVersion = stringAt(annotations, CLUSTER_ANNOTATION_PGBACKREST_IP_VERSION);
     char auth[BACKUP_NAME_SIZE];
     snprintf(auth, sizeof(auth), "pgbackrest@%s=*", b->model->uid);
     json_t *global =

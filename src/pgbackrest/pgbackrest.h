@@ -31,15 +31,7 @@
 
 #include "api/objects.h"
 
-#define PGBACKREST_LABEL           CLUSTER_LABEL_PREFIX "pgbackrest"
-#define PGBACKREST_LABEL_CONFIG    CLUSTER_LABEL_PREFIX "pgbackrest-config"
-#define PGBACKREST_LABEL_DEDICATED CLUSTER_LABEL_PREFIX "pgbackrest-dedicated"
-#define PGBACKREST_LABEL_REPO      CLUSTER_LABEL_PREFIX "pgbackrest-repo"
-#define PGBACKREST_LABEL_VOLUME    CLUSTER_LABEL_PREFIX "pgbackrest-volume"
-#define PGBACKREST_LABEL_BACKUP    CLUSTER_LABEL_PREFIX "pgbackrest-backup"
-#define PGBACKREST_LABEL_STANZA    CLUSTER_LABEL_PREFIX "pgbackrest-stanza"
-#define PGBACKREST_ANNOTATION      CLUSTER_LABEL_PREFIX "pgbackrest-backup" /* on the cluster: a manual backup's id */
-#define PGBACKREST_CONFIG_DIR      "/etc/pgbackrest/conf.d"
+#define PGBACKREST_CONFIG_DIR "/etc/pgbackrest/conf.d"
 
 /* Whether some repository is a volume: then the repository host runs, and the instances run pgBackRest's TLS
  * server for it. */

@@ -17,8 +17,6 @@
 #include "api/model.h"
 #include "pgsql/sql.h"
 
-#define CLUSTER_ANNOTATION_AUTO_CREATE_USER_SCHEMA CLUSTER_LABEL_PREFIX "autoCreateUserSchema"
-
 /* One entry of spec.users (or the default user), as written: databases in spec order, options "" when absent. */
 typedef struct ClusterUser {
     const char *name;

@@ -233,8 +233,8 @@ bool clusterBuildServices(MemCtx *ctx, const ClusterModel *model, json_t *object
                             objects, err) &&
            servicesHeadless(ctx, model, "primary", CLUSTER_LABEL_ROLE, "primary",
                             json_pack("{s:[o]}", "ports", servicesPort(model, 0)), objects, err) &&
-           servicesExposed(ctx, model, "replicaService", "replicas", CLUSTER_LABEL_ROLE, "replica", true, objects,
-                           err) &&
+           servicesExposed(ctx, model, "replicaService", "replicas", CLUSTER_LABEL_ROLE, NAMING_ROLE_REPLICA, true,
+                           objects, err) &&
            (model->haClusterIP == NULL || servicesPrimaryEndpoints(ctx, model, objects, err));
 }
 
