@@ -2,6 +2,7 @@
 #include "naming/names.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 void namingSuffix(const char *const *parts, size_t count, char out[NAMING_SUFFIX_SIZE])
 {
@@ -17,4 +18,14 @@ void namingSuffix(const char *const *parts, size_t count, char out[NAMING_SUFFIX
         hash /= (uint32_t)(sizeof(alphabet) - 1);
     }
     out[NAMING_SUFFIX_SIZE - 1] = '\0';
+}
+
+void namingClusterObject(const char *cluster, const char *suffix, char out[NAMING_NAME_SIZE])
+{
+    snprintf(out, NAMING_NAME_SIZE, "%s-%s", cluster, suffix);
+}
+
+void namingInstancePod(const char *instance, char out[NAMING_NAME_SIZE])
+{
+    snprintf(out, NAMING_NAME_SIZE, "%s-0", instance);
 }

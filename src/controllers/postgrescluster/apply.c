@@ -5,6 +5,7 @@
 #include "kube/apply.h"
 #include "controllers/postgrescluster/builders.h"
 #include "controllers/postgrescluster/run.h"
+#include "naming/names.h"
 #include "patroni/config.h"
 #include "pgbackrest/pgbackrest.h"
 
@@ -20,8 +21,8 @@ static bool runBuild(ClusterRun *run, Err *err)
     };
     ClusterModel *model = &run->model;
     const StoreEntry *ha;
-    char haName[300];
-    snprintf(haName, sizeof(haName), "%s-ha", model->name);
+    char haName[NAMING_NAME_SIZE];
+    namingClusterObject(model->name, NAMING_HA, haName);
     ha = storeGet(run->reconciler->stores[kindService], model->namespace, haName);
     const char *clusterIP =
         ha != NULL ? json_string_value(json_object_get(json_object_get(ha->object, "spec"), "clusterIP")) : NULL;

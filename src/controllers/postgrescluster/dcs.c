@@ -3,6 +3,7 @@
  * read so that Patroni's own changes win. */
 #include "controllers/postgrescluster/run.h"
 #include "kube/apply.h"
+#include "naming/names.h"
 #include "patroni/config.h"
 
 #include <stdio.h>
@@ -16,8 +17,8 @@
 StageResult stageDcs(ClusterRun *run)
 {
     Err err;
-    char name[300];
-    snprintf(name, sizeof(name), "%s-ha-config", run->model.name);
+    char name[NAMING_NAME_SIZE];
+    namingClusterObject(run->model.name, NAMING_HA_CONFIG, name);
     const json_t *endpoints = reconcilerLookup(run->reconciler, "Endpoints", run->model.namespace, name);
     const json_t *metadata = json_object_get(endpoints, "metadata");
     const json_t *annotations = json_object_get(metadata, "annotations");

@@ -81,8 +81,8 @@ bool runInstances(ClusterRun *run, Err *err)
     size_t existingCount, total = 0;
     if (!runExistingInstances(run, &existing, &existingCount, err))
         return false;
-    char leaderName[300];
-    snprintf(leaderName, sizeof(leaderName), "%s-ha", model->name);
+    char leaderName[NAMING_NAME_SIZE];
+    namingClusterObject(model->name, NAMING_HA, leaderName);
     model->primary = clusterPrimaryFind(reconcilerLookup(run->reconciler, "Endpoints", model->namespace, leaderName),
                                         existing, existingCount);
     for (size_t setIdx = 0; setIdx < model->setCount; setIdx++)
@@ -133,8 +133,8 @@ bool runInstances(ClusterRun *run, Err *err)
 /* Whether Patroni has a leader: the leader Endpoints <cluster>-ha list an address. */
 bool runHasLeader(ClusterRun *run)
 {
-    char name[300];
-    snprintf(name, sizeof(name), "%s-ha", run->model.name);
+    char name[NAMING_NAME_SIZE];
+    namingClusterObject(run->model.name, NAMING_HA, name);
     const json_t *endpoints = reconcilerLookup(run->reconciler, "Endpoints", run->model.namespace, name);
     return json_array_size(json_object_get(json_array_get(json_object_get(endpoints, "subsets"), 0), "addresses")) > 0;
 }

@@ -5,15 +5,16 @@
 #include "controllers/postgrescluster/rollout.h"
 #include "controllers/postgrescluster/run.h"
 #include "kube/apply.h"
+#include "naming/names.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Patroni's failover key: Endpoints <cluster>-ha-failover. */
-static void failoverName(const ClusterModel *model, char name[300])
+static void failoverName(const ClusterModel *model, char name[NAMING_NAME_SIZE])
 {
-    snprintf(name, 300, "%s-ha-failover", model->name);
+    namingClusterObject(model->name, NAMING_HA_FAILOVER, name);
 }
 
 /* Asks Patroni for a switchover from the primary's Pod to the candidate's through its failover key (Endpoints
@@ -21,9 +22,9 @@ static void failoverName(const ClusterModel *model, char name[300])
  * REST API. The leader demotes itself on its next cycle if the candidate is healthy, then clears the key. */
 static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *candidatePod, bool *sent, Err *err)
 {
-    char name[300], scope[300];
+    char name[NAMING_NAME_SIZE], scope[NAMING_NAME_SIZE];
     failoverName(&run->model, name);
-    snprintf(scope, sizeof(scope), "%s-ha", run->model.name);
+    namingClusterObject(run->model.name, NAMING_HA, scope);
     json_t *labels = json_pack("{s:s, s:s}", CLUSTER_LABEL_CLUSTER, run->model.name, CLUSTER_LABEL_PATRONI, scope);
     json_t *object = labels == NULL ? NULL : clusterObjectNew(&run->model, "v1", "Endpoints", name, labels);
     json_decref(labels);
@@ -58,8 +59,8 @@ StageResult stageRollout(ClusterRun *run)
     size_t count = 0, primary = SIZE_MAX;
     for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++) {
         const char *instance = model->instances[instIdx].name;
-        char podName[300];
-        snprintf(podName, sizeof(podName), "%s-0", instance);
+        char podName[NAMING_NAME_SIZE];
+        namingInstancePod(instance, podName);
         const json_t *statefulSet = reconcilerLookup(run->reconciler, "StatefulSet", model->namespace, instance);
         if (statefulSet != NULL && model->primary != NULL && strcmp(instance, model->primary) == 0)
             primary = count;
@@ -70,7 +71,7 @@ StageResult stageRollout(ClusterRun *run)
             };
     }
     /* A switchover asked for and not done yet: Patroni's failover key still names someone. */
-    char failover[300];
+    char failover[NAMING_NAME_SIZE];
     failoverName(model, failover);
     const json_t *failoverAnnotations = json_object_get(
         json_object_get(reconcilerLookup(run->reconciler, "Endpoints", model->namespace, failover), "metadata"),

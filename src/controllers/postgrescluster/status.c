@@ -5,6 +5,7 @@
  * wrong; a failure while writing it ends the reconcile at once. */
 #include "controllers/postgrescluster/run.h"
 #include "kube/apply.h"
+#include "naming/names.h"
 #include "pgbackrest/pgbackrest.h"
 
 #include <stdint.h>
@@ -40,8 +41,8 @@ static json_t *statusWanted(ClusterRun *run)
             instances = NULL;
         }
     }
-    char configName[300];
-    snprintf(configName, sizeof(configName), "%s-ha-config", model->name);
+    char configName[NAMING_NAME_SIZE];
+    namingClusterObject(model->name, NAMING_HA_CONFIG, configName);
     const json_t *config = reconcilerLookup(run->reconciler, "Endpoints", model->namespace, configName);
     const char *systemId = json_string_value(
         json_object_get(json_object_get(json_object_get(config, "metadata"), "annotations"), "initialize"));
