@@ -381,18 +381,20 @@ client_cas() {
 check "Postgres' ssl_ca_file on both instances: the user's CA followed by the namespace root (pgo-root-cacert)" 60 \
 	client_cas
 
-users_done() {
+# users_reconciled CLUSTER USER: the operator's SQL session ran (status.usersRevision) and Secret
+# CLUSTER-pguser-USER holds a password.
+users_reconciled() {
 	local revision password
-	revision=$(kn get postgrescluster hippo -o jsonpath='{.status.usersRevision}')
-	password=$(secret_key hippo-pguser-hippo password)
+	revision=$(kn get postgrescluster "$1" -o jsonpath='{.status.usersRevision}')
+	password=$(secret_key "$1-pguser-$2" password)
 	[ -n "$revision" ] && [ -n "$password" ] || {
-		echo "status.usersRevision '$revision'; Secret hippo-pguser-hippo $([ -n "$password" ] && echo has || echo lacks) a password"
-		kn get events --field-selector involvedObject.name=hippo 2>&1 | tail -3
+		echo "status.usersRevision '$revision'; Secret $1-pguser-$2 $([ -n "$password" ] && echo has || echo lacks) a password"
+		kn get events --field-selector involvedObject.name="$1" 2>&1 | tail -3
 		return 1
 	}
 }
 check "the operator's SQL session (root client certificate and its password, verify-ca against the user's CA) runs: status.usersRevision set, Secret hippo-pguser-hippo" \
-	180 users_done
+	180 users_reconciled hippo hippo
 
 no_operator_certs() {
 	local out
@@ -458,7 +460,7 @@ root_refused() {
 }
 check "psql verify-full against the operator's root CA (pgo-root-cacert) fails: certificate verify failed" 30 root_refused
 # The user's certificate names none of our Services: verify-full to the Service's name fails on the name, which is
-# why the operator's session (users_done above) verifies the chain only.
+# why the operator's session (users_reconciled above) verifies the chain only.
 name_refused() {
 	local out
 	out=$(kpsql "" "host=$PRIMARY_HOST port=5432 user=hippo dbname=hippo sslmode=verify-full sslrootcert=/certs/user-ca.crt" \
@@ -697,17 +699,7 @@ sslmode=verify-full sslrootcert=$2 sslcert=/keys/$4.crt sslkey=/keys/$4.key" \
 		-c "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
 }
 
-rhino_users() {
-	local revision password
-	revision=$(kn get postgrescluster rhino -o jsonpath='{.status.usersRevision}')
-	password=$(secret_key rhino-pguser-postgres password)
-	[ -n "$revision" ] && [ -n "$password" ] || {
-		echo "status.usersRevision '$revision'; Secret rhino-pguser-postgres $([ -n "$password" ] && echo has || echo lacks) a password"
-		kn get events --field-selector involvedObject.name=rhino 2>&1 | tail -3
-		return 1
-	}
-}
-check "rhino's users are reconciled: status.usersRevision set, Secret rhino-pguser-postgres" 180 rhino_users
+check "rhino's users are reconciled: status.usersRevision set, Secret rhino-pguser-postgres" 180 users_reconciled rhino postgres
 
 # postgres_login PASSWORD: psql as postgres with PASSWORD over TLS, verify-full against the root, to the Secret's host.
 postgres_login() {
