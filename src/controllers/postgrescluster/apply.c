@@ -117,13 +117,8 @@ StageResult stageRootOwner(ClusterRun *run)
     json_t *patch =
         json_pack("{s:{s:[{s:s, s:s, s:s, s:s}]}}", "metadata", "ownerReferences", "apiVersion", CLUSTER_API_VERSION,
                   "kind", CLUSTER_KIND, "name", run->model.name, "uid", run->model.uid);
-    KubeRequest request;
     bool ok = patch != NULL || errSet(&err, errOutOfMemory, "out of memory patching %s", CLUSTER_ROOT_SECRET);
-    ok = ok &&
-         kubeRequestStrategicPatch(run->reconcile->ctx, &clusterWatches[kindSecret].resource, run->model.namespace,
-                                   CLUSTER_ROOT_SECRET, kubeSubresourceNone, CLUSTER_FIELD_MANAGER, patch, &request,
-                                   &err) &&
-         runSend(run, apiVerbPatch, &request, false, &err);
+    ok = ok && runPatch(run, kindSecret, CLUSTER_ROOT_SECRET, kubeSubresourceNone, true, patch, false, &err);
     json_decref(patch);
     if (!ok) {
         runFail(run, &err);

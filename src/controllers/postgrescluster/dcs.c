@@ -44,16 +44,12 @@ StageResult stageDcs(ClusterRun *run)
                                     json_object_get(metadata, "resourceVersion"), "annotations", "config", text)
                         : NULL;
     free(text);
-    KubeRequest request;
     bool ok = patch != NULL;
     if (!ok)
         errSet(&err, errOutOfMemory, "out of memory building Patroni's dynamic configuration");
     logInfo(run->reconciler->log, "updating Patroni's dynamic configuration", logStr("namespace", run->model.namespace),
             logStr("name", name));
-    ok = ok &&
-         kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource, run->model.namespace, name,
-                               kubeSubresourceNone, CLUSTER_FIELD_MANAGER, patch, &request, &err) &&
-         runSend(run, apiVerbPatch, &request, false, &err);
+    ok = ok && runPatch(run, kindEndpoints, name, kubeSubresourceNone, false, patch, false, &err);
     json_decref(patch);
     if (!ok) {
         runFail(run, &err);

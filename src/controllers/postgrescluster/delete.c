@@ -40,10 +40,7 @@ static bool sendFinalizers(ClusterRun *run, bool add, Err *err)
     json_decref(finalizers);
     if (patch == NULL)
         return errSet(err, errOutOfMemory, "out of memory building a finalizer patch");
-    KubeRequest request;
-    ok = kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
-                               run->model.name, kubeSubresourceNone, CLUSTER_FIELD_MANAGER, patch, &request, err) &&
-         runSend(run, apiVerbPatch, &request, !add, err);
+    ok = runPatch(run, kindCluster, run->model.name, kubeSubresourceNone, false, patch, !add, err);
     json_decref(patch);
     return ok;
 }

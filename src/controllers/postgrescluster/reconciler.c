@@ -289,6 +289,18 @@ bool runDelete(ClusterRun *run, const KubeResource *resource, const json_t *obje
            runSend(run, apiVerbDelete, &request, true, err);
 }
 
+bool runPatch(ClusterRun *run, ClusterKindIdx kind, const char *name, KubeSubresource subresource, bool strategic,
+              const json_t *patch, bool missingIsFine, Err *err)
+{
+    KubeRequest request;
+    const KubeResource *resource = &clusterWatches[kind].resource;
+    bool built = strategic ? kubeRequestStrategicPatch(run->reconcile->ctx, resource, run->model.namespace, name,
+                                                       subresource, CLUSTER_FIELD_MANAGER, patch, &request, err)
+                           : kubeRequestMergePatch(run->reconcile->ctx, resource, run->model.namespace, name,
+                                                   subresource, CLUSTER_FIELD_MANAGER, patch, &request, err);
+    return built && runSend(run, apiVerbPatch, &request, missingIsFine, err);
+}
+
 /* --- the reconcile --- */
 
 void clusterReconcile(void *arg, Reconcile *reconcile)

@@ -130,6 +130,11 @@ bool runSend(ClusterRun *run, ApiVerb verb, const KubeRequest *request, bool mis
 /* Sends the deletion of object (of resource, in the cluster's namespace), guarded by its uid. */
 bool runDelete(ClusterRun *run, const KubeResource *resource, const json_t *object, Err *err) MUST_CHECK;
 
+/* Sends patch of the object name of kind in the cluster's namespace (its subresource) as part of the current batch,
+ * under the controller's field manager: a JSON merge patch, or a strategic merge patch when strategic. */
+bool runPatch(ClusterRun *run, ClusterKindIdx kind, const char *name, KubeSubresource subresource, bool strategic,
+              const json_t *patch, bool missingIsFine, Err *err) MUST_CHECK;
+
 /* Ends the reconcile with outcome (err: what failed, or NULL). */
 void runFinish(ClusterRun *run, ReconcileOutcome outcome, const Err *err);
 

@@ -174,11 +174,7 @@ StageResult stageStatusWrite(ClusterRun *run)
         return stageHandedOff;
     }
     json_t *patch = json_pack("{s:o}", "status", status);
-    KubeRequest request;
-    ok = patch != NULL &&
-         kubeRequestMergePatch(run->reconcile->ctx, &clusterWatches[kindCluster].resource, run->model.namespace,
-                               run->model.name, kubeSubresourceStatus, CLUSTER_FIELD_MANAGER, patch, &request, &err) &&
-         runSend(run, apiVerbPatch, &request, true, &err);
+    ok = patch != NULL && runPatch(run, kindCluster, run->model.name, kubeSubresourceStatus, false, patch, true, &err);
     if (patch == NULL)
         errSet(&err, errOutOfMemory, "out of memory computing the status");
     json_decref(patch);
