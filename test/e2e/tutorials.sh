@@ -178,6 +178,24 @@ start_forward() {
 	echo "forwarding 127.0.0.1:$LPORT to $pod"
 }
 
+# forwarded CMD...: CMD (a psql through the port-forward), again while the
+# forward is between two kubectl runs: kubectl exits as the previous
+# session's TLS connection is reset, and the loop above needs a moment to
+# listen again. Output and status are the last run's.
+forward_listening() { [ -n "$(ss -Hltn "sport = :$LPORT" 2>/dev/null)" ]; }
+forwarded() {
+	local i out rc
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		out=$("$@" 2>&1)
+		rc=$?
+		grep -q 'Connection refused' <<<"$out" || break
+		retry_until 5 forward_listening
+		sleep 0.3
+	done
+	printf '%s\n' "$out"
+	return "$rc"
+}
+
 # vf ARGS...: psql with the Secret's uri over verify-full against the root
 # CA, to the name in the uri (hippo-primary.postgres-operator.svc), reached
 # at 127.0.0.1 through the port-forward.
@@ -186,7 +204,7 @@ vf() {
 	uri=$(secret_value uri) || return 1
 	[ "$LPORT" = 5432 ] || uri="$uri$([[ $uri == *\?* ]] && echo '&' || echo '?')port=$LPORT"
 	PGHOSTADDR=127.0.0.1 PGSSLMODE=verify-full PGSSLROOTCERT=$work/root.crt PGCONNECT_TIMEOUT=5 \
-		psql "$uri" -XAtq -v ON_ERROR_STOP=1 "$@"
+		forwarded psql "$uri" -XAtq -v ON_ERROR_STOP=1 "$@"
 }
 
 # csql ARGS...: psql in the client pod (the Secret's keys, verify-full,
@@ -359,7 +377,7 @@ seed_psql() {
 		PGUSER=$(kubectl get secrets -n postgres-operator "${PG_CLUSTER_USER_SECRET_NAME}" -o go-template='{{.data.user | base64decode}}') \
 		PGDATABASE=$(kubectl get secrets -n postgres-operator "${PG_CLUSTER_USER_SECRET_NAME}" -o go-template='{{.data.dbname | base64decode}}') \
 		PGPORT=$LPORT PGCONNECT_TIMEOUT=5 \
-		psql -h localhost -XAt -v ON_ERROR_STOP=1 \
+		forwarded psql -h localhost -XAt -v ON_ERROR_STOP=1 \
 		-c "SELECT current_user, current_database(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>&1)
 	echo "$out"
 	[ "$out" = "hippo|hippo|t" ]
@@ -377,7 +395,7 @@ check "psql with the Secret's uri over sslmode=verify-full (root CA of pgo-root-
 wrong_name() {
 	local out
 	out=$(PGPASSWORD=$(secret_value password) PGSSLMODE=verify-full PGSSLROOTCERT=$work/root.crt \
-		PGCONNECT_TIMEOUT=5 psql -h localhost -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
+		PGCONNECT_TIMEOUT=5 forwarded psql -h localhost -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
 		echo "verify-full accepted the name localhost: $out"
 		return 1
 	}
@@ -389,7 +407,7 @@ check "verify-full refuses a name the server certificate does not carry (localho
 no_plaintext() {
 	local out
 	out=$(PGPASSWORD=$(secret_value password) PGSSLMODE=disable PGCONNECT_TIMEOUT=5 \
-		psql -h localhost -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
+		forwarded psql -h localhost -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
 		echo "a connection without TLS was accepted: $out"
 		return 1
 	}
@@ -421,7 +439,7 @@ rotated() {
 		return 1
 	}
 	out=$(PGPASSWORD=$old_password PGSSLMODE=verify-full PGSSLROOTCERT=$work/root.crt PGHOSTADDR=127.0.0.1 \
-		PGCONNECT_TIMEOUT=5 psql -h hippo-primary.postgres-operator.svc -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
+		PGCONNECT_TIMEOUT=5 forwarded psql -h hippo-primary.postgres-operator.svc -p "$LPORT" -U hippo -d hippo -XAtc 'SELECT 1' 2>&1) && {
 		echo "the old password still logs in"
 		return 1
 	}
