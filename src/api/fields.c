@@ -62,7 +62,7 @@ static const ClusterField fieldsTable[] = {
     {"spec.backups.pgbackrest.repos[].gcs", fieldNotActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.repos[].name", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.repos[].s3", fieldNotActedOn, fieldWhenPresent},
-    {"spec.backups.pgbackrest.repos[].schedules", fieldNotActedOn, fieldWhenNonEmpty},
+    {"spec.backups.pgbackrest.repos[].schedules", fieldActedOn, fieldWhenNonEmpty}, /* schedules.c: CronJobs */
     {"spec.backups.pgbackrest.repos[].volume", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.restore", fieldNotActedOn, fieldWhenEnabled},
     {"spec.backups.pgbackrest.sidecars", fieldActedOn, fieldWhenPresent},

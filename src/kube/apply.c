@@ -21,6 +21,7 @@ static const ApplyKind applyKinds[] = {
     {"v1", "ServiceAccount", {"", "v1", "serviceaccounts", true}},
     {"apps/v1", "StatefulSet", {"apps", "v1", "statefulsets", true}},
     {"batch/v1", "Job", {"batch", "v1", "jobs", true}},
+    {"batch/v1", "CronJob", {"batch", "v1", "cronjobs", true}},
     {"policy/v1", "PodDisruptionBudget", {"policy", "v1", "poddisruptionbudgets", true}},
     {"rbac.authorization.k8s.io/v1", "Role", {"rbac.authorization.k8s.io", "v1", "roles", true}},
     {"rbac.authorization.k8s.io/v1", "RoleBinding", {"rbac.authorization.k8s.io", "v1", "rolebindings", true}},

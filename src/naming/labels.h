@@ -30,6 +30,7 @@
 #define PGBACKREST_LABEL_VOLUME    CLUSTER_LABEL_PREFIX "pgbackrest-volume"
 #define PGBACKREST_LABEL_BACKUP    CLUSTER_LABEL_PREFIX "pgbackrest-backup"
 #define PGBACKREST_LABEL_STANZA    CLUSTER_LABEL_PREFIX "pgbackrest-stanza"
+#define PGBACKREST_LABEL_CRONJOB   CLUSTER_LABEL_PREFIX "pgbackrest-cronjob"
 #define PGBACKREST_ANNOTATION      CLUSTER_LABEL_PREFIX "pgbackrest-backup" /* on the cluster: a manual backup's id */
 
 /* On a user's Secret or the cluster: create a schema named after each user in its databases. */

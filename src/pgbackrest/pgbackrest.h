@@ -5,23 +5,13 @@
  * repository host's pod, the volumes being ReadWriteOnce) and reaches the instances' pgBackRest TLS servers with the
  * cluster's client certificate, as the repository host's own pgbackrest would.
  *
- * WIRING (for reconciler.c; nothing here is called yet):
- *   1. Cache Jobs: a kind "Job", {"batch", "v1", "jobs", true}, owned (controller reference), selected by the
- *      cluster label. The builders look Jobs up by name through model->lookup(..., "Job", ns, name).
- *   2. Add clusterBuildPgBackRest to the builders' list, after clusterBuildInstances (it reads nothing the others
- *      make; order only matters for readability). It emits nothing when spec.backups.pgbackrest is absent.
- *   3. Status: clusterPgBackRestStatus(model) gives {"pgbackrest": {...}, "conditions": [...]}; "pgbackrest" is
- *      absent without spec.backups.pgbackrest. Put status.pgbackrest into the status patch (a merge patch does not
- *      remove members the new value lacks: write null for status.pgbackrest, or for its manualBackup, when the
- *      current status has one and the new one does not), and merge the conditions into status.conditions by type
- *      (each carries its lastTransitionTime already, kept from the current condition while its status is unchanged).
- *   4. Prune: for each cached Job controlled by the cluster, delete it when clusterPgBackRestJobObsolete says so
- *      (failed stanza and replica-create Jobs, so the builder creates them again; superseded stanza Jobs; finished
- *      manual backups whose id is no longer the annotation's). Never delete a Job only because no builder emitted
- *      it: a finished Job whose intent changed since (spec.metadata, spec.backups.pgbackrest.jobs) is left alone
- *      rather than re-emitted, Jobs being immutable, and deleting it would run the backup again.
- *   RBAC already allows jobs. ServiceAccount <cluster>-repohost, the repository host StatefulSet and its PVCs are
- *   ordinary intents.
+ * How the controller uses it (controllers/postgrescluster/): clusterBuildPgBackRest is one of the builders; the
+ * controller caches the cluster's Jobs and CronJobs by the cluster label and reads them back through model->lookup;
+ * status.c merges clusterPgBackRestStatus into the status; prune.c deletes the Jobs clusterPgBackRestJobObsolete
+ * names (failed stanza and replica-create Jobs, so they run again; superseded ones; finished manual backups whose id
+ * is no longer the annotation's) and the CronJobs no schedule asks for. A Job is never deleted only because no
+ * builder emitted it: a finished Job whose intent changed since (spec.metadata, spec.backups.pgbackrest.jobs) is
+ * left alone rather than re-emitted, Jobs being immutable, and deleting it would run the backup again.
  *
  * State lives in the cluster's status, as PGO keeps it: once status.pgbackrest.repos[] says stanzaCreated or
  * replicaCreateBackupComplete, it stays so (a Job removed by ttlSecondsAfterFinished is not run again), and a manual
@@ -41,8 +31,8 @@ bool clusterPgBackRestRepoHost(const ClusterModel *model);
  * from the namespace's root CA once Secret pgo-root-cacert is cached: nothing before), ServiceAccount
  * <cluster>-repohost, PVC <cluster>-<repo> per volume repository, StatefulSet <cluster>-repo-host, and the Jobs:
  * <cluster>-stanza-<4> (stanza-create, once the repository host is ready and an instance is primary),
- * <cluster>-backup-<4> replica-create (after the stanza Job succeeded) and <cluster>-backup-<4> per manual backup
- * id. Nothing without spec.backups.pgbackrest. */
+ * <cluster>-backup-<4> replica-create (after the stanza Job succeeded), <cluster>-backup-<4> per manual backup
+ * id, and CronJobs <cluster>-<repo>-full|diff|incr per schedule. Nothing without spec.backups.pgbackrest. */
 bool clusterBuildPgBackRest(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
 
 /* The instance pod's part, for instance.c: mounts conf.d in container "database" of podSpec (a pod spec built with
@@ -54,8 +44,13 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
 
 /* {"pgbackrest": status.pgbackrest, "conditions": [PGBackRestRepoHostReady, PGBackRestReplicaRepoReady,
  * PGBackRestReplicaCreate, PGBackRestManualBackupSuccessful, as they apply]} from the cache and the current status;
- * {"conditions": []} without spec.backups.pgbackrest. NULL when out of memory. */
-json_t *clusterPgBackRestStatus(const ClusterModel *model);
+ * {"conditions": []} without spec.backups.pgbackrest. scheduledJobs (may be NULL) are the cluster's Jobs labelled
+ * pgbackrest-backup=scheduled in name order, for status.pgbackrest.scheduledBackups. NULL when out of memory. */
+json_t *clusterPgBackRestStatus(const ClusterModel *model, const json_t *scheduledJobs);
+
+/* Whether object (a cached CronJob controlled by the cluster) is a backup schedule no longer asked for, in objects
+ * (this pass's intents): then the controller deletes it. */
+bool clusterPgBackRestCronJobObsolete(const ClusterModel *model, const json_t *object, const json_t *objects);
 
 /* Whether cached Job job (controlled by the cluster) should be deleted; see the wiring notes above. */
 bool clusterPgBackRestJobObsolete(const ClusterModel *model, const json_t *job);

@@ -372,7 +372,7 @@ static void testStatuses(void **state)
         {"spec.dataSource.postgresCluster", fieldDataElsewhere},
         {"spec.dataSource.pgbackrest", fieldDataElsewhere},
         {"spec.dataSource.volumes", fieldDataElsewhere},
-        {"spec.backups.pgbackrest.repos[].schedules", fieldNotActedOn},
+        {"spec.backups.pgbackrest.repos[].schedules", fieldActedOn},
         {"spec.proxy.pgBouncer", fieldNotActedOn},
         {"spec.monitoring", fieldNotActedOn},
         {"spec.userInterface", fieldNotActedOn},
@@ -489,7 +489,7 @@ static void testReported(void **state)
                      " \"standby\": {\"enabled\": true, \"repoName\": \"repo1\"},"
                      " \"dataSource\": {\"postgresCluster\": {\"clusterName\": \"rhino\", \"repoName\": \"repo1\"}}}}",
         "{\"notActedOn\": [\"metadata.annotations[\\\"postgres-operator.crunchydata.com/trigger-switchover\\\"]\","
-        " \"spec.backups.pgbackrest.repos[].schedules\", \"spec.monitoring\", \"spec.proxy.pgBouncer\","
+        " \"spec.monitoring\", \"spec.proxy.pgBouncer\","
         " \"spec.shutdown\"], \"dataElsewhere\": [\"spec.dataSource.postgresCluster\", \"spec.standby\"]}");
 
     /* The other reportable fields, each with a value that asks for something. */

@@ -10,6 +10,7 @@
 
 #include "common/alloc.h"
 #include "common/base64.h"
+#include "common/json.h"
 #include "controllers/postgrescluster/builders.h"
 #include "patroni/config.h"
 #include "pgbackrest/pgbackrest.h"
@@ -34,6 +35,11 @@
     "{\"name\": \"repo1\", \"volume\": {\"volumeClaimSpec\": {\"accessModes\": [\"ReadWriteOnce\"], \"resources\": " \
     "{\"requests\": {\"storage\": \"1Gi\"}}}}}"
 
+#define REPO1_SCHEDULED                                                                                       \
+    "{\"name\": \"repo1\", \"schedules\": {\"full\": \"0 1 * * 0\", \"differential\": \"0 1 * * 1-6\"}, "     \
+    "\"volume\": {\"volumeClaimSpec\": {\"accessModes\": [\"ReadWriteOnce\"], \"resources\": {\"requests\": " \
+    "{\"storage\": \"1Gi\"}}}}}"
+
 /* The examples' hippo with a volume repository. */
 static const char hippoText[] = HIPPO_HEAD " \"spec\": {\"postgresVersion\": 17, " HIPPO_INSTANCES ","
                                            " \"backups\": {\"pgbackrest\": {\"repos\": [" REPO1_VOLUME "]}}}}";
@@ -55,7 +61,7 @@ static const char fullText[] = HIPPO_HEAD
     "  \"sidecars\": {\"pgbackrest\": {\"resources\": {\"limits\": {\"cpu\": \"1\"}}},"
     "   \"pgbackrestConfig\": {\"resources\": {\"limits\": {\"cpu\": \"10m\"}}}},"
     "  \"manual\": {\"repoName\": \"repo1\", \"options\": [\"--type=full\", \"--annotation=why=test\"]},"
-    "  \"repos\": [" REPO1_VOLUME ", {\"name\": \"repo2\", \"s3\": {\"bucket\": \"hippo\", \"endpoint\": "
+    "  \"repos\": [" REPO1_SCHEDULED ", {\"name\": \"repo2\", \"s3\": {\"bucket\": \"hippo\", \"endpoint\": "
     "\"s3.example.com\", \"region\": \"eu\"}}]}}}}";
 
 typedef ClusterFixture Fixture;
@@ -197,7 +203,7 @@ static void testNothingWithoutBackups(void **state)
     assert_false(fixture.model.backups);
     json_t *objects = build(&fixture);
     assert_int_equal(json_array_size(objects), 0);
-    json_t *status = clusterPgBackRestStatus(&fixture.model);
+    json_t *status = clusterPgBackRestStatus(&fixture.model, NULL);
     assert_golden(status, "cluster/pgbackrest-status-none");
     json_t *pod = harnessJson("{\"containers\": [{\"name\": \"database\", \"volumeMounts\": []}], \"volumes\": []}");
     json_t *before = json_deep_copy(pod);
@@ -232,7 +238,7 @@ static void testHippoGolden(void **state)
     assert_golden(objects, "cluster/pgbackrest-hippo");
     assert_null(clusterObjectOf(objects, "Secret", "hippo-pgbackrest"));
     assert_null(jobOf(objects, "stanza"));
-    json_t *status = clusterPgBackRestStatus(&fixture.model);
+    json_t *status = clusterPgBackRestStatus(&fixture.model, NULL);
     assert_golden(status, "cluster/pgbackrest-status-new");
     json_decref(status);
     json_decref(objects);
@@ -370,7 +376,7 @@ static void testJobsLifecycle(void **state)
     assert_string_not_equal(replicaName, stanzaName);
     cacheObjects(&fixture, objects);
     json_decref(objects);
-    json_t *status = clusterPgBackRestStatus(&fixture.model);
+    json_t *status = clusterPgBackRestStatus(&fixture.model, NULL);
     assert_golden(status, "cluster/pgbackrest-status-stanza");
     json_decref(status);
 
@@ -380,7 +386,7 @@ static void testJobsLifecycle(void **state)
     json_object_set_new(json_object_get(claim, "spec"), "volumeName", json_string("pvc-1234"));
     json_object_set_new(claim, "status", json_pack("{s:s}", "phase", "Bound"));
     fixture.fake.wallMs += 60000;
-    status = clusterPgBackRestStatus(&fixture.model);
+    status = clusterPgBackRestStatus(&fixture.model, NULL);
     assert_golden(status, "cluster/pgbackrest-status-ready");
 
     /* The status written, the Jobs gone (ttlSecondsAfterFinished): none again. */
@@ -395,7 +401,7 @@ static void testJobsLifecycle(void **state)
     json_decref(objects);
     /* ... and the status stays, conditions keeping their times. */
     fixture.fake.wallMs += 60000;
-    json_t *later = clusterPgBackRestStatus(&fixture.model);
+    json_t *later = clusterPgBackRestStatus(&fixture.model, NULL);
     assert_true(json_equal(later, status));
     json_decref(later);
     json_decref(status);
@@ -457,7 +463,7 @@ static void testManualBackup(void **state)
     json_decref(objects);
 
     jobFinished(&fixture, name, true);
-    json_t *status = clusterPgBackRestStatus(&fixture.model);
+    json_t *status = clusterPgBackRestStatus(&fixture.model, NULL);
     assert_golden(status, "cluster/pgbackrest-status-manual");
     char key[200];
     snprintf(key, sizeof(key), "Job/%s", name);
@@ -481,7 +487,7 @@ static void testManualBackup(void **state)
     objects = build(&fixture);
     assert_null(jobOf(objects, "manual"));
     json_decref(objects);
-    json_t *kept = clusterPgBackRestStatus(&fixture.model);
+    json_t *kept = clusterPgBackRestStatus(&fixture.model, NULL);
     assert_true(json_equal(json_object_get(json_object_get(kept, "pgbackrest"), "manualBackup"),
                            json_object_get(json_object_get(status, "pgbackrest"), "manualBackup")));
     json_decref(kept);
@@ -566,6 +572,91 @@ static void testPatroni(void **state)
     clusterFixtureFree(&fixture);
 }
 
+/* Schedules: no CronJob before the stanza and the replica-create backup; then one per schedule of a volume
+ * repository, kept up to date, suspended with spec.shutdown; a removed schedule's CronJob obsolete, none without
+ * spec.backups; the Jobs they ran in status.pgbackrest.scheduledBackups. */
+static void testSchedules(void **state)
+{
+    (void)state;
+    Fixture fixture;
+    fixtureInit(&fixture, HIPPO_HEAD " \"spec\": {\"postgresVersion\": 17, " HIPPO_INSTANCES ", \"backups\": "
+                                     "{\"pgbackrest\": {\"repos\": [" REPO1_SCHEDULED ", {\"name\": \"repo2\", "
+                                     "\"schedules\": {\"full\": \"@daily\"}, \"gcs\": {\"bucket\": \"h\"}}]}}}}");
+    clusterRunning(&fixture);
+    json_t *objects = build(&fixture);
+    assert_null(clusterObjectOf(objects, "CronJob", "hippo-repo1-full"));
+    json_decref(objects);
+
+    setStatus(&fixture, harnessJson("{\"pgbackrest\": {\"repos\": [{\"name\": \"repo1\", \"stanzaCreated\": true, "
+                                    "\"replicaCreateBackupComplete\": true}, {\"name\": \"repo2\", "
+                                    "\"stanzaCreated\": true}]}}"));
+    objects = build(&fixture);
+    const json_t *full = clusterObjectOf(objects, "CronJob", "hippo-repo1-full");
+    assert_golden(full, "cluster/pgbackrest-cronjob-full");
+    const json_t *diff = clusterObjectOf(objects, "CronJob", "hippo-repo1-diff");
+    assert_non_null(diff);
+    const char *typeOption;
+    Err err;
+    assert_true(jsonGetStr(diff, "spec.jobTemplate.spec.template.spec.containers[0].command[4]", &typeOption, &err));
+    assert_string_equal(typeOption, "--type=diff");
+    assert_null(clusterObjectOf(objects, "CronJob", "hippo-repo1-incr"));
+    assert_null(clusterObjectOf(objects, "CronJob", "hippo-repo2-full"));
+    cacheObjects(&fixture, objects);
+    assert_false(clusterPgBackRestCronJobObsolete(&fixture.model, diff, objects));
+    json_decref(objects);
+
+    /* Shut down: suspended, and kept even if the status were lost. */
+    json_object_set_new(json_object_get(fixture.cluster, "spec"), "shutdown", json_true());
+    setStatus(&fixture, json_object());
+    objects = build(&fixture);
+    full = clusterObjectOf(objects, "CronJob", "hippo-repo1-full");
+    assert_true(json_is_true(json_object_get(json_object_get(full, "spec"), "suspend")));
+    json_decref(objects);
+
+    /* The differential schedule removed: its CronJob is obsolete, the full one is not. */
+    json_t *repo1 = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(fixture.cluster, "spec"), "backups"), "pgbackrest"),
+            "repos"),
+        0);
+    json_object_del(json_object_get(repo1, "schedules"), "differential");
+    objects = build(&fixture);
+    assert_true(clusterPgBackRestCronJobObsolete(&fixture.model,
+                                                 json_object_get(fixture.cache, "CronJob/hippo-repo1-diff"), objects));
+    assert_false(clusterPgBackRestCronJobObsolete(&fixture.model,
+                                                  json_object_get(fixture.cache, "CronJob/hippo-repo1-full"), objects));
+    json_decref(objects);
+
+    /* The Jobs the schedules ran. */
+    json_t *jobs = harnessJson(
+        "[{\"metadata\": {\"name\": \"hippo-repo1-full-29000000\", \"labels\": "
+        "{\"postgres-operator.crunchydata.com/pgbackrest-repo\": \"repo1\", "
+        "\"postgres-operator.crunchydata.com/pgbackrest-cronjob\": \"full\"}, \"ownerReferences\": [{\"kind\": "
+        "\"CronJob\", \"name\": \"hippo-repo1-full\", \"controller\": true}]}, \"status\": {\"startTime\": "
+        "\"2026-01-01T01:00:00Z\", \"completionTime\": \"2026-01-01T01:03:00Z\", \"succeeded\": 1}},"
+        " {\"metadata\": {\"name\": \"hippo-repo1-full-29010080\", \"labels\": "
+        "{\"postgres-operator.crunchydata.com/pgbackrest-repo\": \"repo1\", "
+        "\"postgres-operator.crunchydata.com/pgbackrest-cronjob\": \"full\"}, \"ownerReferences\": [{\"kind\": "
+        "\"CronJob\", \"name\": \"hippo-repo1-full\", \"controller\": true}]}, \"status\": {\"startTime\": "
+        "\"2026-01-08T01:00:00Z\", \"active\": 1}}]");
+    json_t *status = clusterPgBackRestStatus(&fixture.model, jobs);
+    assert_golden(json_object_get(json_object_get(status, "pgbackrest"), "scheduledBackups"),
+                  "cluster/pgbackrest-status-scheduled");
+    json_decref(status);
+    json_t *none = json_array();
+    status = clusterPgBackRestStatus(&fixture.model, none);
+    assert_null(json_object_get(json_object_get(status, "pgbackrest"), "scheduledBackups"));
+    json_decref(status);
+
+    /* Backups removed from the spec: nothing goes on its own. */
+    json_object_del(json_object_get(fixture.cluster, "spec"), "backups");
+    assert_false(clusterPgBackRestCronJobObsolete(&fixture.model,
+                                                  json_object_get(fixture.cache, "CronJob/hippo-repo1-diff"), none));
+    json_decref(none);
+    json_decref(jobs);
+    clusterFixtureFree(&fixture);
+}
+
 static void testInvalid(void **state)
 {
     (void)state;
@@ -602,7 +693,7 @@ static bool sweepBuild(void *arg, Err *err)
 static bool sweepStatus(void *arg, Err *err)
 {
     Fixture *fixture = arg;
-    json_t *status = clusterPgBackRestStatus(&fixture->model);
+    json_t *status = clusterPgBackRestStatus(&fixture->model, NULL);
     json_decref(status);
     return status != NULL || errSet(err, errOutOfMemory, "status");
 }
@@ -735,6 +826,7 @@ int main(void)
         cmocka_unit_test(testSecret),
         cmocka_unit_test(testJobsLifecycle),
         cmocka_unit_test(testManualBackup),
+        cmocka_unit_test(testSchedules),
         cmocka_unit_test(testInstancePod),
         cmocka_unit_test(testPatroni),
         cmocka_unit_test(testInvalid),

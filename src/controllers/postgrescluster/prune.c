@@ -17,10 +17,12 @@ static bool modelHasInstance(const ClusterModel *model, const char *name)
 
 /* Prune: what the cluster controls but no longer wants. The objects of instances beyond the sets' replicas
  * (StatefulSet, its PVCs, ConfigMap and certificate Secret, all labelled with the instance), PodDisruptionBudgets of
- * sets that no longer need one, and the Secrets of users no longer in spec.users. Roles in Postgres stay. */
+ * sets that no longer need one, the Secrets of users no longer in spec.users, pgBackRest's Jobs it is done with and
+ * the CronJobs of schedules removed. Roles in Postgres stay. */
 StageResult stagePrune(ClusterRun *run)
 {
-    static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret, kindPdb, kindJob};
+    static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret,
+                                           kindPdb,         kindJob, kindCronJob};
     const ClusterModel *model = &run->model;
     Err err;
     for (size_t kindIdx = 0; kindIdx < sizeof(kinds) / sizeof(kinds[0]); kindIdx++) {
@@ -41,7 +43,9 @@ StageResult stagePrune(ClusterRun *run)
             bool stalePdb = kinds[kindIdx] == kindPdb && !intended(run->objects, "PodDisruptionBudget", entry->name);
             /* Jobs only when pgBackRest says so: a finished Job is not re-emitted, yet must stay. */
             bool staleJob = kinds[kindIdx] == kindJob && clusterPgBackRestJobObsolete(model, entry->object);
-            if (!(surplusInstance || staleUser || stalePdb || staleJob))
+            bool staleCronJob =
+                kinds[kindIdx] == kindCronJob && clusterPgBackRestCronJobObsolete(model, entry->object, run->objects);
+            if (!(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob))
                 continue;
             run->prunedInstances = run->prunedInstances || surplusInstance;
             if (!runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {

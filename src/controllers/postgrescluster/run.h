@@ -40,6 +40,7 @@ typedef enum ClusterKindIdx {
     kindRoleBinding,
     kindPdb,
     kindJob,
+    kindCronJob,
     kindCount,
 } ClusterKindIdx;
 

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The status we want, from the cache. */
@@ -129,6 +130,50 @@ static json_t *conditionsWanted(ClusterRun *run, const json_t *backrest)
     return wanted;
 }
 
+static int entryNameCompare(const void *left, const void *right)
+{
+    const StoreEntry *const *a = left, *const *b = right;
+    return strcmp((*a)->name, (*b)->name);
+}
+
+/* The Jobs the cluster's backup schedules started, in name order: those controlled by its CronJobs (the CronJobs'
+ * Jobs are theirs, not the cluster's). References taken, so they outlive a change to the store. NULL when out of
+ * memory. */
+static json_t *scheduledJobs(const ClusterRun *run)
+{
+    const Store *jobs = run->reconciler->stores[kindJob];
+    size_t cronCount, total = 0;
+    const StoreEntry *const *crons = storeOwnedBy(run->reconciler->stores[kindCronJob], run->model.uid, &cronCount);
+    for (size_t cronIdx = 0; cronIdx < cronCount; cronIdx++) {
+        size_t count;
+        storeOwnedBy(jobs, crons[cronIdx]->uid, &count);
+        total += count;
+    }
+    const StoreEntry **found = memCtxAlloc(run->reconcile->ctx, (total + 1) * sizeof(*found));
+    json_t *result = json_array();
+    if (found == NULL || result == NULL) {
+        json_decref(result);
+        return NULL;
+    }
+    size_t foundCount = 0;
+    for (size_t cronIdx = 0; cronIdx < cronCount; cronIdx++) {
+        if (!controlledBy(crons[cronIdx]->object, run->model.uid))
+            continue;
+        size_t count;
+        const StoreEntry *const *owned = storeOwnedBy(jobs, crons[cronIdx]->uid, &count);
+        for (size_t jobIdx = 0; jobIdx < count && foundCount < total; jobIdx++)
+            if (controlledBy(owned[jobIdx]->object, crons[cronIdx]->uid))
+                found[foundCount++] = owned[jobIdx];
+    }
+    qsort(found, foundCount, sizeof(*found), entryNameCompare);
+    for (size_t foundIdx = 0; foundIdx < foundCount; foundIdx++)
+        if (json_array_append(result, found[foundIdx]->object) != 0) {
+            json_decref(result);
+            return NULL;
+        }
+    return result;
+}
+
 /* The status: what was observed (instances, Patroni, pgBackRest) and the conditions, written whenever it differs
  * from the cluster's, on every pass, also one whose stages failed (runFailed). */
 StageResult stageStatusWrite(ClusterRun *run)
@@ -138,7 +183,9 @@ StageResult stageStatusWrite(ClusterRun *run)
     const json_t *current = json_object_get(run->cluster, "status");
     json_t *status = run->modelReady ? statusWanted(run)
                                      : json_pack("{s:I}", "observedGeneration", (json_int_t)run->model.generation);
-    json_t *backrest = status != NULL && run->modelReady ? clusterPgBackRestStatus(&run->model) : NULL;
+    json_t *scheduled = status != NULL && run->modelReady ? scheduledJobs(run) : NULL;
+    json_t *backrest = scheduled != NULL ? clusterPgBackRestStatus(&run->model, scheduled) : NULL;
+    json_decref(scheduled);
     json_t *wanted = status != NULL && (backrest != NULL || !run->modelReady) ? conditionsWanted(run, backrest) : NULL;
     const json_t *currentConditions = json_object_get(current, "conditions");
     json_t *conditions = wanted != NULL ? conditionsMerged(currentConditions, wanted) : NULL;

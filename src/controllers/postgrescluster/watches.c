@@ -27,8 +27,10 @@ const ClusterWatch clusterWatches[kindCount] = {
     [kindRole] = {"Role", {"rbac.authorization.k8s.io", "v1", "roles", true}, true, true},
     [kindRoleBinding] = {"RoleBinding", {"rbac.authorization.k8s.io", "v1", "rolebindings", true}, true, true},
     [kindPdb] = {"PodDisruptionBudget", {"policy", "v1", "poddisruptionbudgets", true}, true, true},
-    /* pgBackRest's stanza and backup Jobs. */
-    [kindJob] = {"Job", {"batch", "v1", "jobs", true}, true, true},
+    /* pgBackRest's stanza and backup Jobs: by the cluster label, as the Jobs of backup schedules are their
+     * CronJob's. */
+    [kindJob] = {"Job", {"batch", "v1", "jobs", true}, false, true},
+    [kindCronJob] = {"CronJob", {"batch", "v1", "cronjobs", true}, true, true},
 };
 
 const json_t *reconcilerLookup(void *arg, const char *kind, const char *namespace, const char *name)
