@@ -36,6 +36,10 @@
 /* On a user's Secret or the cluster: create a schema named after each user in its databases. */
 #define CLUSTER_ANNOTATION_AUTO_CREATE_USER_SCHEMA CLUSTER_LABEL_PREFIX "autoCreateUserSchema"
 
+/* On the cluster: "true" lets the operator remove pgBackRest's objects (the repository host, the volumes holding the
+ * backups) once spec.backups is gone. */
+#define CLUSTER_ANNOTATION_AUTHORIZE_BACKUP_REMOVAL CLUSTER_LABEL_PREFIX "authorizeBackupRemoval"
+
 /* On the cluster: the IP family pgBackRest's TLS server listens on. */
 #define CLUSTER_ANNOTATION_PGBACKREST_IP_VERSION CLUSTER_LABEL_PREFIX "pgbackrest-ip-version"
 

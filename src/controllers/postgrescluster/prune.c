@@ -18,11 +18,12 @@ static bool modelHasInstance(const ClusterModel *model, const char *name)
 /* Prune: what the cluster controls but no longer wants. The objects of instances beyond the sets' replicas
  * (StatefulSet, its PVCs, ConfigMap and certificate Secret, all labelled with the instance), PodDisruptionBudgets of
  * sets that no longer need one, the Secrets of users no longer in spec.users, pgBackRest's Jobs it is done with and
- * the CronJobs of schedules removed. Roles in Postgres stay. */
+ * the CronJobs of schedules removed, and everything of pgBackRest's once spec.backups is gone (authorised: see
+ * spec.c). Roles in Postgres stay. */
 StageResult stagePrune(ClusterRun *run)
 {
     static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret,
-                                           kindPdb,         kindJob, kindCronJob};
+                                           kindPdb,         kindJob, kindCronJob,   kindServiceAccount};
     const ClusterModel *model = &run->model;
     Err err;
     for (size_t kindIdx = 0; kindIdx < sizeof(kinds) / sizeof(kinds[0]); kindIdx++) {
@@ -45,7 +46,9 @@ StageResult stagePrune(ClusterRun *run)
             bool staleJob = kinds[kindIdx] == kindJob && clusterPgBackRestJobObsolete(model, entry->object);
             bool staleCronJob =
                 kinds[kindIdx] == kindCronJob && clusterPgBackRestCronJobObsolete(model, entry->object, run->objects);
-            if (!(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob))
+            /* Backups removed and the removal authorised (a pass without authorisation pauses in stageSpec). */
+            bool staleBackup = !model->backups && labelOf(entry->object, PGBACKREST_LABEL) != NULL;
+            if (!(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob || staleBackup))
                 continue;
             run->prunedInstances = run->prunedInstances || surplusInstance;
             if (!runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {

@@ -92,6 +92,42 @@ static bool runReportFields(ClusterRun *run, bool *wait, Err *err)
     return true;
 }
 
+/* Whether the cluster has pgBackRest's objects (its configuration ConfigMap, made for every cluster with backups)
+ * although its spec no longer asks for backups. */
+static bool runBackupsRemoved(const ClusterRun *run)
+{
+    if (run->model.backups)
+        return false;
+    size_t ownedCount;
+    const StoreEntry *const *owned = storeOwnedBy(run->reconciler->stores[kindConfigMap], run->model.uid, &ownedCount);
+    for (size_t ownedIdx = 0; ownedIdx < ownedCount; ownedIdx++)
+        if (controlledBy(owned[ownedIdx]->object, run->model.uid) &&
+            labelOf(owned[ownedIdx]->object, PGBACKREST_LABEL) != NULL)
+            return true;
+    return false;
+}
+
+/* spec.backups removed from a cluster that had them changes nothing until the cluster is annotated
+ * authorizeBackupRemoval: "true", as in PGO: the pass pauses (Progressing False, reason Paused, and a Warning Event),
+ * so the repository host, its volumes with the backups, the instances' archiving and sidecars all stay. With the
+ * annotation the pass goes on: the builders make nothing of pgBackRest's and prune.c removes what it had. */
+static bool runBackupRemovalPaused(ClusterRun *run, bool *paused, Err *err)
+{
+    const json_t *annotations = json_object_get(json_object_get(run->cluster, "metadata"), "annotations");
+    const char *authorized =
+        json_string_value(json_object_get(annotations, CLUSTER_ANNOTATION_AUTHORIZE_BACKUP_REMOVAL));
+    *paused = runBackupsRemoved(run) && (authorized == NULL || strcmp(authorized, "true") != 0);
+    if (!*paused)
+        return true;
+    logInfo(run->reconciler->log, "paused: backups removed without authorization",
+            logStr("namespace", run->model.namespace), logStr("name", run->model.name));
+    return runReport(run, CLUSTER_CONDITION_PROGRESSING, "Paused",
+                     "reconciliation is paused: spec.backups was removed, which would delete the repository host and "
+                     "the volumes holding the backups; put spec.backups back, or annotate the cluster "
+                     "with " CLUSTER_ANNOTATION_AUTHORIZE_BACKUP_REMOVAL "=\"true\" to remove them",
+                     err);
+}
+
 StageResult stageSpec(ClusterRun *run)
 {
     ClusterReconciler *reconciler = run->reconciler;
@@ -122,10 +158,10 @@ StageResult stageSpec(ClusterRun *run)
         runFailed(run, &err);
         return stageHandedOff;
     }
-    bool wait = false;
-    if (!runReportFields(run, &wait, &err)) {
+    bool wait = false, paused = false;
+    if (!runReportFields(run, &wait, &err) || !runBackupRemovalPaused(run, &paused, &err)) {
         runFailed(run, &err);
         return stageHandedOff;
     }
-    return wait ? stageToStatus : stageNext;
+    return wait || paused ? stageToStatus : stageNext;
 }
