@@ -5,10 +5,10 @@
  * golden files in test/unit/golden/cluster/); everything else is not acted on yet. The ones worth a word:
  *   - spec.disableDefaultPodScheduling and spec.openshift are acted on: the default topology spread of the instances
  *     and of the repository host, and their fsGroup, follow them (instance.c, pgbackrest.c).
- *   - spec.backups.pgbackrest.repos[].s3, .gcs and .azure are not: their type and bucket reach pgBackRest's
- *     configuration, but stanzas and backups exist only for volume repositories (a cluster with cloud repositories
- *     only gets no repository host and no Job, and a manual backup to one is skipped), so such a repository never
- *     holds a backup.
+ *   - spec.backups.pgbackrest.repos[].s3, .gcs and .azure are acted on: their type, bucket or container (and S3's
+ *     endpoint and region) reach pgBackRest's configuration, the stanza, replica-create, manual and scheduled backup
+ *     Jobs run for them (without a repository host when no repository is a volume), and the instances archive to
+ *     them; credentials and TLS options come, as in PGO, from spec.backups.pgbackrest.configuration and .global.
  *   - spec.backups.pgbackrest.repoHost.sshConfigMap and .sshSecret are not: the CRD keeps them for old manifests
  *     and documents that they are ignored, and ignoring is what is reported.
  *   - spec.backups.pgbackrest.restore and spec.patroni.switchover do something only with enabled true; the
@@ -58,10 +58,10 @@ static const ClusterField fieldsTable[] = {
     {"spec.backups.pgbackrest.repoHost.tolerations", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.repoHost.topologySpreadConstraints", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.repos", fieldDescend, fieldWhenPresent},
-    {"spec.backups.pgbackrest.repos[].azure", fieldNotActedOn, fieldWhenPresent},
-    {"spec.backups.pgbackrest.repos[].gcs", fieldNotActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.repos[].azure", fieldActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.repos[].gcs", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.repos[].name", fieldActedOn, fieldWhenPresent},
-    {"spec.backups.pgbackrest.repos[].s3", fieldNotActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.repos[].s3", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.repos[].schedules", fieldActedOn, fieldWhenNonEmpty}, /* schedules.c: CronJobs */
     {"spec.backups.pgbackrest.repos[].volume", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.restore", fieldNotActedOn, fieldWhenEnabled},

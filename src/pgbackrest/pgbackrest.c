@@ -7,9 +7,10 @@
  *   - pgbackrest_instance.conf (instances): asynchronous archiving spooled on the data volume, logs on it, every
  *     repository's path, cloud repositories' type and bucket, and for volume repositories the repository host over
  *     TLS with the client certificate; then spec.backups.pgbackrest.global; [db] pg1 is the local instance.
- *   - pgbackrest_repo.conf (repository host and Jobs): the repositories, logs in the first volume repository, the
- *     global options, and [db] pgN for every instance in name order, reached over TLS. pgBackRest finds the primary
- *     among them itself, so the file does not change on failover.
+ *   - pgbackrest_repo.conf (repository host and Jobs; pgbackrest_cloud.conf without a volume repository): the
+ *     repositories, logs in the first volume repository, the global options, and [db] pgN for every instance in name
+ *     order, reached over TLS. pgBackRest finds the primary among them itself, so the file does not change on
+ *     failover.
  *   - pgbackrest-server.conf (projected as ~postgres-operator_server.conf): the TLS server on port 8432 (pgBackRest's
  *     default) admitting the client certificate's common name pgbackrest@<cluster UID> for every stanza.
  * PGO's config-hash key is left out: it served PGO's exec wrapper, which compared it before running a backup.
@@ -37,8 +38,12 @@
  * immutable) and a finished one never run again; creation is gated as above. The CronJobs of the backup schedules
  * run the same Job (schedules.c).
  *
- * Only volume repositories get Jobs so far: backups to cloud repositories need PGO's pgbackrest_cloud.conf and its
- * Jobs without a repository host. */
+ * Cloud repositories (S3, GCS, Azure) need no repository host: the instances archive to them, and the Jobs reach
+ * them directly. A cluster with a volume repository runs its Jobs as above, the cloud repositories being in
+ * pgbackrest_repo.conf too; one whose repositories are all in the cloud runs them with pgbackrest_cloud.conf (PGO's
+ * name: the repositories, the instances over TLS, logs in the Job's /tmp), without the repository host's volumes or
+ * affinity. Either way the instances run pgBackRest's TLS server, which the Jobs' backups read the data from.
+ * Credentials and storage TLS options come from spec.backups.pgbackrest.configuration and .global, as in PGO. */
 #include "pgbackrest/backup.h"
 
 #include "naming/names.h"
@@ -63,6 +68,8 @@
 #define BACKUP_SERVER_CONF  "~postgres-operator_server.conf"
 #define BACKUP_KEY_INSTANCE "pgbackrest_instance.conf"
 #define BACKUP_KEY_REPO     "pgbackrest_repo.conf"
+#define BACKUP_KEY_CLOUD    "pgbackrest_cloud.conf"
+#define BACKUP_JOB_LOG      "/tmp"
 #define BACKUP_KEY_SERVER   "pgbackrest-server.conf"
 #define BACKUP_INSTANCE_LOG "/pgdata/pgbackrest/log"
 #define BACKUP_SOCKET_DIR   "/tmp/postgres"
@@ -229,6 +236,7 @@ bool backupInit(const ClusterModel *model, Backup *b)
     jobName(model, "backup", purpose, b->replicaJob);
     const json_t *status = json_object_get(backupLookup(model, "StatefulSet", b->repoHost), "status");
     b->repoHostReady = b->firstVolume != NULL && json_integer_value(json_object_get(status, "readyReplicas")) >= 1;
+    b->jobsReady = b->firstVolume == NULL || b->repoHostReady;
     return true;
 }
 
@@ -433,11 +441,15 @@ static bool configInstance(MemCtx *ctx, const Backup *b, StrBuf *text, Err *err)
     return ok;
 }
 
-/* pgbackrest_repo.conf */
+/* pgbackrest_repo.conf (repository host and Jobs), or without a volume repository pgbackrest_cloud.conf (Jobs),
+ * which logs to the Job's /tmp. */
 static bool configRepo(MemCtx *ctx, const Backup *b, StrBuf *text, Err *err)
 {
     char log[BACKUP_NAME_SIZE], port[32];
-    snprintf(log, sizeof(log), BACKUP_REPO_MOUNT "/%s/log", b->firstVolume);
+    if (b->firstVolume != NULL)
+        snprintf(log, sizeof(log), BACKUP_REPO_MOUNT "/%s/log", b->firstVolume);
+    else
+        snprintf(log, sizeof(log), BACKUP_JOB_LOG);
     snprintf(port, sizeof(port), "%lld", (long long)b->model->port);
     char *pgdata = memCtxPrintf(ctx, "/pgdata/pg%lld", (long long)b->model->postgresVersion);
     json_t *global = json_pack("{s:s}", "log-path", log);
@@ -510,8 +522,8 @@ static bool buildConfigMap(MemCtx *ctx, const Backup *b, json_t *objects, Err *e
     bool ok =
         (object != NULL && data != NULL) || errSet(err, errOutOfMemory, "out of memory building %s", b->configMap);
     ok = ok && configPut(ctx, b, data, BACKUP_KEY_INSTANCE, configInstance, err);
-    if (ok && b->firstVolume != NULL)
-        ok = configPut(ctx, b, data, BACKUP_KEY_REPO, configRepo, err) &&
+    if (ok && json_array_size(b->repos) > 0)
+        ok = configPut(ctx, b, data, b->firstVolume != NULL ? BACKUP_KEY_REPO : BACKUP_KEY_CLOUD, configRepo, err) &&
              configPut(ctx, b, data, BACKUP_KEY_SERVER, configServer, err);
     if (!ok) {
         json_decref(object);
@@ -873,13 +885,14 @@ static json_t *jobAffinity(const Backup *b, const json_t *jobs)
 json_t *backupJob(const Backup *b, const char *name, json_t *labels, json_t *annotations, json_t *command)
 {
     const json_t *jobs = json_object_get(b->spec, "jobs");
-    static const char *const items[] = {BACKUP_KEY_REPO, BACKUP_KEY_REPO, NULL};
+    static const char *const repoItems[] = {BACKUP_KEY_REPO, BACKUP_KEY_REPO, NULL};
+    static const char *const cloudItems[] = {BACKUP_KEY_CLOUD, BACKUP_KEY_CLOUD, NULL};
     json_t *main = container(b, "pgbackrest", command, json_object_get(jobs, "resources"));
     json_t *mounts = json_pack("[o]", mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true));
     bool ok = repoMounts(b, mounts) && clusterPush(mounts, mount("tmp", "/tmp", false));
     ok = clusterPut(main, "volumeMounts", ok ? json_incref(mounts) : NULL) && ok;
     json_decref(mounts);
-    json_t *volumes = json_pack("[o]", configVolume(b, items, 1));
+    json_t *volumes = json_pack("[o]", configVolume(b, b->firstVolume != NULL ? repoItems : cloudItems, 1));
     ok = ok && repoVolumes(b, volumes) &&
          clusterPush(volumes, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "16Mi"));
     json_t *pod = json_pack("{s:b, s:b, s:s, s:s}", "automountServiceAccountToken", 0, "enableServiceLinks", 0,
@@ -887,7 +900,8 @@ json_t *backupJob(const Backup *b, const char *name, json_t *labels, json_t *ann
     ok = clusterPut(pod, "containers", ok ? json_pack("[O]", main) : NULL) && ok &&
          clusterPut(pod, "volumes", json_incref(volumes)) &&
          clusterPut(pod, "securityContext", podSecurityContext(b)) &&
-         clusterPut(pod, "affinity", jobAffinity(b, jobs)) &&
+         (b->firstVolume != NULL ? clusterPut(pod, "affinity", jobAffinity(b, jobs))
+                                 : clusterPutCopy(pod, "affinity", json_object_get(jobs, "affinity"))) &&
          clusterPutCopy(pod, "tolerations", json_object_get(jobs, "tolerations")) &&
          clusterPutCopy(pod, "priorityClassName", json_object_get(jobs, "priorityClassName")) &&
          clusterPutCopy(pod, "imagePullSecrets", json_object_get(clusterSpec(b->model), "imagePullSecrets"));
@@ -940,7 +954,7 @@ static bool buildStanzaJob(const Backup *b, json_t *objects, Err *err)
     {
         created = created && backupStanzaCreated(b, backupStringAt(repo, "name"));
     }
-    bool create = !created && b->repoHostReady && b->primary != NULL;
+    bool create = !created && b->jobsReady && b->primary != NULL;
     if (!create && backupLookup(b->model, "Job", b->stanzaJob) == NULL)
         return true;
     static const char *const labels[] = {PGBACKREST_LABEL, "", PGBACKREST_LABEL_STANZA, "", NULL};
@@ -976,11 +990,10 @@ json_t *backupCommand(const char *repo, bool startFast, const json_t *options)
 
 static bool buildReplicaCreateJob(const Backup *b, json_t *objects, Err *err)
 {
-    const json_t *first = json_array_get(b->repos, 0);
-    const char *repo = backupStringAt(first, "name");
-    if (repo == NULL || !json_is_object(json_object_get(first, "volume")))
+    const char *repo = backupStringAt(json_array_get(b->repos, 0), "name");
+    if (repo == NULL)
         return true;
-    bool create = !backupReplicaCreated(b) && backupStanzaCreated(b, repo) && b->repoHostReady && b->primary != NULL;
+    bool create = !backupReplicaCreated(b) && backupStanzaCreated(b, repo) && b->jobsReady && b->primary != NULL;
     if (!create && backupLookup(b->model, "Job", b->replicaJob) == NULL)
         return true;
     const char *labels[] = {
@@ -1018,8 +1031,8 @@ static bool buildManualJob(const Backup *b, json_t *objects, Err *err)
     const json_t *manual = json_object_get(b->spec, "manual");
     const char *repo = backupStringAt(manual, "repoName");
     const json_t *options = json_object_get(manual, "options");
-    if (id == NULL || repo == NULL || !json_is_object(json_object_get(backupRepoNamed(b, repo), "volume")) ||
-        backupRepoNumber(repo) == 0 || optionsNameRepo(options))
+    if (id == NULL || repo == NULL || backupRepoNamed(b, repo) == NULL || backupRepoNumber(repo) == 0 ||
+        optionsNameRepo(options))
         return true;
     char name[BACKUP_NAME_SIZE];
     manualJobName(b->model, id, name);
@@ -1029,7 +1042,7 @@ static bool buildManualJob(const Backup *b, json_t *objects, Err *err)
     bool done =
         previousId != NULL && strcmp(previousId, id) == 0 && json_is_true(json_object_get(previous, "finished"));
     bool create =
-        !done && backupReplicaCreated(b) && backupStanzaCreated(b, repo) && b->repoHostReady && b->primary != NULL;
+        !done && backupReplicaCreated(b) && backupStanzaCreated(b, repo) && b->jobsReady && b->primary != NULL;
     if (!create && backupLookup(b->model, "Job", name) == NULL)
         return true;
     const char *labels[] = {PGBACKREST_LABEL, "", PGBACKREST_LABEL_BACKUP, "manual", PGBACKREST_LABEL_REPO, repo, NULL};
@@ -1046,12 +1059,14 @@ static bool backupBuild(MemCtx *ctx, const Backup *b, json_t *objects, Err *err)
 {
     if (!buildConfigMap(ctx, b, objects, err))
         return false;
-    if (b->firstVolume == NULL)
+    if (json_array_size(b->repos) == 0)
         return true;
-    return buildSecret(ctx, b, objects, err) && buildServiceAccount(b, objects, err) &&
-           buildRepoClaims(b, objects, err) && buildRepoHost(b, objects, err) && buildStanzaJob(b, objects, err) &&
-           buildReplicaCreateJob(b, objects, err) && buildManualJob(b, objects, err) &&
-           backupBuildSchedules(b, objects, err);
+    if (!buildSecret(ctx, b, objects, err) || !buildServiceAccount(b, objects, err))
+        return false;
+    if (b->firstVolume != NULL && (!buildRepoClaims(b, objects, err) || !buildRepoHost(b, objects, err)))
+        return false;
+    return buildStanzaJob(b, objects, err) && buildReplicaCreateJob(b, objects, err) &&
+           buildManualJob(b, objects, err) && backupBuildSchedules(b, objects, err);
 }
 
 bool clusterBuildPgBackRest(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err)
@@ -1114,13 +1129,13 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
     if (database == NULL || !json_is_array(databaseMounts))
         return errSet(err, errInvalidArgument, "instance %s: the pod has no database container for pgBackRest",
                       instance);
-    bool repoHost = b.firstVolume != NULL;
+    bool server = json_array_size(b.repos) > 0;
     static const char *const withServer[] = {BACKUP_KEY_INSTANCE, BACKUP_KEY_INSTANCE, BACKUP_KEY_SERVER,
                                              BACKUP_SERVER_CONF, NULL};
     static const char *const alone[] = {BACKUP_KEY_INSTANCE, BACKUP_KEY_INSTANCE, NULL};
     bool ok = volumes != NULL && clusterPush(databaseMounts, mount("pgbackrest-config", PGBACKREST_CONFIG_DIR, true)) &&
-              clusterPush(volumes, configVolume(&b, repoHost ? withServer : alone, repoHost ? 2 : 0));
-    if (ok && repoHost) {
+              clusterPush(volumes, configVolume(&b, server ? withServer : alone, server ? 2 : 0));
+    if (ok && server) {
         /* The server reads the instance's data (and WAL) where the database container has them. */
         json_t *extra = json_array();
         size_t mountIdx;

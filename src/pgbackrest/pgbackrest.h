@@ -23,20 +23,20 @@
 
 #define PGBACKREST_CONFIG_DIR "/etc/pgbackrest/conf.d"
 
-/* Whether some repository is a volume: then the repository host runs, and the instances run pgBackRest's TLS
- * server for it. */
+/* Whether some repository is a volume: then the repository host runs. (The instances run pgBackRest's TLS server
+ * whenever there is a repository.) */
 bool clusterPgBackRestRepoHost(const ClusterModel *model);
 
-/* ConfigMap <cluster>-pgbackrest-config; with a volume repository also Secret <cluster>-pgbackrest (certificates,
- * from the namespace's root CA once Secret pgo-root-cacert is cached: nothing before), ServiceAccount
- * <cluster>-repohost, PVC <cluster>-<repo> per volume repository, StatefulSet <cluster>-repo-host, and the Jobs:
+/* ConfigMap <cluster>-pgbackrest-config; with a repository also Secret <cluster>-pgbackrest (certificates, from the
+ * namespace's root CA once Secret pgo-root-cacert is cached: nothing before) and ServiceAccount <cluster>-repohost;
+ * with a volume repository PVC <cluster>-<repo> per volume repository and StatefulSet <cluster>-repo-host; the Jobs:
  * <cluster>-stanza-<4> (stanza-create, once the repository host is ready and an instance is primary),
  * <cluster>-backup-<4> replica-create (after the stanza Job succeeded), <cluster>-backup-<4> per manual backup
  * id, and CronJobs <cluster>-<repo>-full|diff|incr per schedule. Nothing without spec.backups.pgbackrest. */
 bool clusterBuildPgBackRest(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err) MUST_CHECK;
 
 /* The instance pod's part, for instance.c: mounts conf.d in container "database" of podSpec (a pod spec built with
- * its containers and volumes), and with a repository host adds containers "pgbackrest" (the TLS server, with
+ * its containers and volumes), and with a repository adds containers "pgbackrest" (the TLS server, with
  * instance's pgbackrest-server certificate from <instance>-certs) and "pgbackrest-config" (reloads it), and their
  * volumes. Nothing without spec.backups.pgbackrest. */
 bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const char *instance, json_t *podSpec,

@@ -10,8 +10,6 @@
  * allowing one backup per stanza at a time anyway. suspend follows spec.shutdown and spec.standby.enabled, where PGO
  * stops scheduled backups.
  *
- * Only volume repositories get CronJobs so far, as only they get Jobs (see pgbackrest.c).
- *
  * The Jobs a CronJob starts are owned by the CronJob, not by the cluster, and carry its labels: the controller
  * gathers them by label for status.pgbackrest.scheduledBackups (backupScheduledStatus), and deletes a CronJob no
  * schedule asks for. */
@@ -88,7 +86,7 @@ bool backupBuildSchedules(const Backup *b, json_t *objects, Err *err)
     {
         const char *repoName = backupStringAt(repo, "name");
         const json_t *schedules = json_object_get(repo, "schedules");
-        if (repoName == NULL || !json_is_object(json_object_get(repo, "volume")))
+        if (repoName == NULL)
             continue;
         bool create = ready && backupStanzaCreated(b, repoName);
         for (size_t typeIdx = 0; typeIdx < sizeof(scheduleTypes) / sizeof(scheduleTypes[0]); typeIdx++) {

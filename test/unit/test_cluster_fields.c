@@ -505,7 +505,6 @@ static void testReported(void **state)
                               " \"dataSource\": {\"pgbackrest\": {\"stanza\": \"db\"},"
                               "  \"volumes\": {\"pgDataVolume\": {\"pvcName\": \"old\"}}}}}",
                  "{\"notActedOn\": [\"spec.backups.pgbackrest.repoHost.sshSecret\","
-                 " \"spec.backups.pgbackrest.repos[].gcs\", \"spec.backups.pgbackrest.repos[].s3\","
                  " \"spec.backups.pgbackrest.restore\", \"spec.backups.snapshots\", \"spec.databaseInitSQL\","
                  " \"spec.patroni.switchover\", \"spec.paused\", \"spec.postGISVersion\", \"spec.userInterface\"],"
                  " \"dataElsewhere\": [\"spec.dataSource.pgbackrest\", \"spec.dataSource.volumes\"]}");

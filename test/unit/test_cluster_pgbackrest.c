@@ -256,7 +256,9 @@ static void testFullGolden(void **state)
     clusterFixtureFree(&fixture);
 }
 
-/* Cloud repositories only: the instances' configuration, no repository host, no Jobs. */
+/* Cloud repositories only: no repository host and no volume, the Jobs' pgbackrest_cloud.conf reaching the
+ * instances' TLS servers, the Jobs without the repository host's volumes or affinity; the instances run the TLS
+ * server. */
 static void testCloudOnly(void **state)
 {
     (void)state;
@@ -267,8 +269,22 @@ static void testCloudOnly(void **state)
     clusterRunning(&fixture);
     assert_false(clusterPgBackRestRepoHost(&fixture.model));
     json_t *objects = build(&fixture);
-    assert_int_equal(json_array_size(objects), 1);
     assert_golden(objects, "cluster/pgbackrest-cloud");
+    assert_null(clusterObjectOf(objects, "StatefulSet", "hippo-repo-host"));
+    assert_null(clusterObjectOf(objects, "PersistentVolumeClaim", "hippo-repo1"));
+    const json_t *stanza = jobOf(objects, "stanza");
+    assert_non_null(stanza);
+    Err err;
+    json_t *affinity = NULL;
+    assert_true(jsonFindObject(stanza, "spec.template.spec.affinity", &affinity, &err));
+    assert_null(affinity);
+    json_t *pod = harnessJson("{\"containers\": [{\"name\": \"database\", \"volumeMounts\": [{\"name\": "
+                              "\"postgres-data\", \"mountPath\": \"/pgdata\"}]}], \"volumes\": []}");
+    assert_true(clusterPgBackRestInstancePod(fixture.ctx, &fixture.model, INSTANCE, pod, &err));
+    const char *second;
+    assert_true(jsonGetStr(pod, "containers[1].name", &second, &err));
+    assert_string_equal(second, "pgbackrest");
+    json_decref(pod);
     json_decref(objects);
     clusterFixtureFree(&fixture);
 }
@@ -572,9 +588,9 @@ static void testPatroni(void **state)
     clusterFixtureFree(&fixture);
 }
 
-/* Schedules: no CronJob before the stanza and the replica-create backup; then one per schedule of a volume
- * repository, kept up to date, suspended with spec.shutdown; a removed schedule's CronJob obsolete, none without
- * spec.backups; the Jobs they ran in status.pgbackrest.scheduledBackups. */
+/* Schedules: no CronJob before the stanza and the replica-create backup; then one per schedule of a repository,
+ * volume or cloud, kept up to date, suspended with spec.shutdown; a removed schedule's CronJob obsolete, none
+ * without spec.backups; the Jobs they ran in status.pgbackrest.scheduledBackups. */
 static void testSchedules(void **state)
 {
     (void)state;
@@ -600,7 +616,7 @@ static void testSchedules(void **state)
     assert_true(jsonGetStr(diff, "spec.jobTemplate.spec.template.spec.containers[0].command[4]", &typeOption, &err));
     assert_string_equal(typeOption, "--type=diff");
     assert_null(clusterObjectOf(objects, "CronJob", "hippo-repo1-incr"));
-    assert_null(clusterObjectOf(objects, "CronJob", "hippo-repo2-full"));
+    assert_non_null(clusterObjectOf(objects, "CronJob", "hippo-repo2-full"));
     cacheObjects(&fixture, objects);
     assert_false(clusterPgBackRestCronJobObsolete(&fixture.model, diff, objects));
     json_decref(objects);
