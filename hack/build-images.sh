@@ -6,7 +6,8 @@
 # Usage: hack/build-images.sh [--import] [NAME...]
 #   NAME: pause busybox operator postgres-17 postgres-18 upgrade pgbouncer
 #         postgres-exporter pgadmin, or postgres (= postgres-17 postgres-18);
-#         none means all of them.
+#         none means all of them. On demand only, never in "all": s3 gcs
+#         azure (the storage services of the cloud repository tests).
 #   --import  also import the archives into the containerd at
 #             $CONTAINERD_SOCK (hack/lib.sh; IMAGES_CONTAINERD_SOCK overrides
 #             it), skipping images it already has with the same digest.
@@ -56,10 +57,12 @@ source "$IMAGES_DIR/lib/oci.sh"
 source "$IMAGES_DIR/lib/rootfs.sh"
 
 ALL_IMAGES=(pause busybox operator postgres-17 postgres-18 upgrade pgbouncer postgres-exporter pgadmin)
+# Built only when named: test/lib/storage.sh builds and imports them.
+ON_DEMAND_IMAGES=(s3 gcs azure)
 LABEL_PREFIX=local.pgo.package
 
 usage() {
-	sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -75,7 +78,7 @@ image_dir() {
 load_image() {
 	NAME=$1
 	DIR=$IMAGES_DIR/$(image_dir "$NAME")
-	[ -f "$DIR/image.sh" ] || die "unknown image '$NAME' (known: ${ALL_IMAGES[*]} postgres)"
+	[ -f "$DIR/image.sh" ] || die "unknown image '$NAME' (known: ${ALL_IMAGES[*]} postgres ${ON_DEMAND_IMAGES[*]})"
 	IMAGE_REF_VAR='' IMAGE_FROM=trixie IMAGE_SCRATCH=0 IMAGE_PROC=0 IMAGE_CHECK_PGBACKREST=0
 	IMAGE_INSTALL_ENV=() IMAGE_LABEL_PACKAGES=() IMAGE_ENV=() IMAGE_PORTS=()
 	IMAGE_USER='' IMAGE_ENTRYPOINT=null IMAGE_CMD=null IMAGE_WORKDIR='' IMAGE_TITLE=$NAME IMAGE_DESCRIPTION=''
