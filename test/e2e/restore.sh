@@ -19,7 +19,9 @@
 #    condition PGBackRestoreProgressing on the way, status.pgbackrest.restore
 #    finished and succeeded, the rows before there and the rows after gone,
 #    two instances again with the replica streaming, writable; the same
-#    annotation value does not run it again.
+#    annotation value does not run it again; a new replica-create backup is
+#    taken of the restored timeline; a new annotation value restores again,
+#    to a time on the restored timeline.
 #
 # Prints the restore Jobs' durations and the time from apply to a writable
 # clone. Environment: RESTORE_KEEP=1 leaves everything.
@@ -237,6 +239,23 @@ replica_rows() {
 	done
 	return 1
 }
+# replica_backup_again CLUSTER OLD: a replica-create backup Job other than OLD completed, and the condition says so.
+replica_backup_again() {
+	local jobs
+	jobs=$(kn get jobs -l "$L/pgbackrest-backup=replica-create,$L/cluster=$1" \
+		-o jsonpath='{range .items[?(@.status.succeeded==1)]}{.metadata.name}{"\n"}{end}')
+	if ! grep -vxF "$2" <<<"$jobs" | grep -q .; then
+		echo "replica-create Jobs that succeeded: $jobs (before the restore: $2)"
+		return 1
+	fi
+	condition_is "$1" PGBackRestReplicaCreate True/RepoBackupComplete
+}
+# restore_again CLUSTER TARGET ID: an in-place restore to TARGET asked for with annotation value ID.
+restore_again() {
+	kn patch postgrescluster "$1" --type merge -p \
+		"{\"spec\":{\"backups\":{\"pgbackrest\":{\"restore\":{\"options\":[\"--type=time\",\"--target=\\\"$2\\\"\"]}}}}}" &&
+		kn annotate --overwrite postgrescluster "$1" "$L/pgbackrest-restore=$3"
+}
 # not_again CLUSTER JOB_UID ID: the restore Job is still JOB_UID and the status still ID.
 not_again() {
 	[ "$2" = "$(uid_of job "$1-pgbackrest-restore")" ] &&
@@ -299,6 +318,7 @@ BEFORE=$(instant)
 check "dolphin: rows 4001-5000 after $BEFORE" 0 batches 4001 5000 &&
 	check "dolphin: WAL archived" 0 archived
 SYSTEM=$(sql dolphin -c "SELECT system_identifier FROM pg_control_system()")
+REPLICA_JOB=$(kn get jobs -l "$L/pgbackrest-backup=replica-create,$L/cluster=dolphin" -o jsonpath='{.items[*].metadata.name}')
 start=$(now)
 check "dolphin: restore options --type=time --target=\"$BEFORE\"" 0 kn patch postgrescluster dolphin --type merge -p \
 	"{\"spec\":{\"backups\":{\"pgbackrest\":{\"restore\":{\"options\":[\"--type=time\",\"--target=\\\"$BEFORE\\\"\"]}}}}}"
@@ -316,6 +336,21 @@ job=$(uid_of job dolphin-pgbackrest-restore)
 sleep 15
 check "dolphin: the same annotation does not restore again" 0 not_again dolphin "$job" first
 check "dolphin: still two instances streaming" 60 streaming dolphin 2
+check "dolphin: a new replica-create backup, of the restored timeline" 300 replica_backup_again dolphin "$REPLICA_JOB"
+
+# Again, with a new annotation value, to a time on the restored timeline (whose history file the restore left for
+# the archiver).
+check "dolphin: rows 5001-5100" 0 batches 5001 5100
+AFTER=$(instant)
+check "dolphin: rows 5101-5200 after $AFTER" 0 batches 5101 5200 &&
+	check "dolphin: WAL archived" 0 archived
+start=$(now)
+check "dolphin: restore options --target=\"$AFTER\", annotated pgbackrest-restore=second" 0 restore_again dolphin "$AFTER" second
+check "dolphin: status.pgbackrest.restore second, finished, succeeded" 600 restore_status_is dolphin second/true/1
+check "dolphin: writable after the second restore" 600 writable dolphin
+comment "dolphin: from the second annotation to writable in $(elapsed "$start") s; restore Job $(job_seconds dolphin) s"
+check "dolphin: rows 1-4000 and 5001-5100, none after $AFTER" 0 unwritten_rows_are dolphin 4100 5100
+check "dolphin: two instances again, the replica streaming" 600 streaming dolphin 2
 
 # --- clean-up --------------------------------------------------------------------
 
