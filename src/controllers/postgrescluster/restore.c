@@ -31,6 +31,9 @@
  *      (PGBackRestRestoreComplete), PGBackRestoreProgressing removed; the startup instance starts, Patroni
  *      bootstraps from the restored data, then the other instances start and are made by pg_basebackup until a new
  *      replica-create backup (its Job named after the restore's id) exists on the new timeline.
+ * A request that cannot start (repoName no volume repository of the cluster, options the operator sets, no backup
+ * in the repository yet) stops nothing: PGBackRestoreProgressing False (RestoreNotStarted) and an Event
+ * InvalidDataSource say why, until the spec changes.
  * A failed Job: status.pgbackrest.restore finished with failed, PostgresDataInitialized False
  * (PGBackRestRestoreFailed) and an Event; the instances stay stopped, as in PGO, until a new id asks again. The same
  * id never runs twice. */
@@ -317,13 +320,20 @@ static bool planInPlace(ClusterRun *run, Err *err)
     const json_t *repos = json_object_get(
         json_object_get(json_object_get(json_object_get(run->cluster, "spec"), "backups"), "pgbackrest"), "repos");
     const char *refused = clusterRestoreOptionsRefused(json_object_get(spec, "options"));
-    if (newRequest &&
-        (repoName == NULL || !json_is_object(json_object_get(namedIn(repos, repoName), "volume")) || refused != NULL)) {
+    const json_t *repoStatus =
+        namedIn(json_object_get(json_object_get(statusOf(run), "pgbackrest"), "repos"), repoName);
+    bool volume = repoName != NULL && json_is_object(json_object_get(namedIn(repos, repoName), "volume"));
+    /* A backup: the replica-create one, or the one an earlier restore restored (the flag is cleared then). */
+    bool backup = json_is_true(json_object_get(repoStatus, "stanzaCreated")) &&
+                  (json_array_get(repos, 0) != namedIn(repos, repoName) || previousId != NULL ||
+                   json_is_true(json_object_get(repoStatus, "replicaCreateBackupComplete")));
+    if (newRequest && (!volume || refused != NULL || !backup)) {
         char *message = memCtxPrintf(
             run->reconcile->ctx, "the in-place restore %s does not start: %s", annotation,
             refused != NULL ? "spec.backups.pgbackrest.restore.options set what the operator sets (--repo, --stanza, "
                               "--pg1-path, --target-action, --link-map)"
-                            : "spec.backups.pgbackrest.restore.repoName names no volume repository of the cluster");
+            : !volume       ? "spec.backups.pgbackrest.restore.repoName names no volume repository of the cluster"
+                            : "the repository has no backup yet");
         restore->invalid = message != NULL ? message : "the in-place restore does not start";
         return true;
     }
