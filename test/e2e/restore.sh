@@ -6,7 +6,8 @@
 #    batches, each batch's WAL archived before the next step; its
 #    replica-create backup is the one every restore starts from;
 #  - clones (spec.dataSource.postgresCluster): "dolphin-copy" of everything,
-#    whose row count and checksum equal dolphin's, and "dolphin-then", to a
+#    whose row count and checksum equal dolphin's, whose second instance
+#    streams from the restored one, and "dolphin-then", to a
 #    time between two batches (--type=time --target="..."), which has the
 #    rows before and none after; each through Job <cluster>-pgbackrest-restore
 #    with PGO's labels, then PostgresDataInitialized=True
@@ -288,7 +289,7 @@ comment "dolphin: $SOURCE"
 # --- clones ----------------------------------------------------------------------
 
 start=$(now)
-check "dolphin-copy (clone of dolphin/repo1) applied" 0 cluster dolphin-copy 1 \
+check "dolphin-copy (clone of dolphin/repo1, 2 instances) applied" 0 cluster dolphin-copy 2 \
 	"  dataSource: {postgresCluster: {clusterName: dolphin, repoName: repo1}}"
 check "dolphin-then (clone to $THEN) applied" 0 cluster dolphin-then 1 \
 	"  dataSource: {postgresCluster: {clusterName: dolphin, repoName: repo1, options: [--type=time, '--target=\"$THEN\"']}}"
@@ -301,6 +302,7 @@ check "dolphin-copy: PostgresDataInitialized=True PGBackRestRestoreComplete" 60 
 	condition_is dolphin-copy PostgresDataInitialized True/PGBackRestRestoreComplete
 check "dolphin-copy: row count and checksum equal dolphin's" 0 unwritten_summary_is dolphin-copy "$SOURCE"
 comment "dolphin-copy: restore Job $(job_seconds dolphin-copy) s"
+check "dolphin-copy: two instances, the replica streaming" 300 streaming dolphin-copy 2
 check "dolphin-then: writable" 600 writable dolphin-then
 check "dolphin-then: rows 1-2000, none after $THEN" 0 unwritten_rows_are dolphin-then 2000 2000
 comment "dolphin-then: restore Job $(job_seconds dolphin-then) s"
