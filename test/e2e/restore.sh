@@ -257,6 +257,16 @@ restore_again() {
 		"{\"spec\":{\"backups\":{\"pgbackrest\":{\"restore\":{\"options\":[\"--type=time\",\"--target=\\\"$2\\\"\"]}}}}}" &&
 		kn annotate --overwrite postgrescluster "$1" "$L/pgbackrest-restore=$3"
 }
+# users_reconciled CLUSTER: the users' SQL ran to its end on the restored data, nothing failed.
+users_reconciled() {
+	local revision reconciled
+	revision=$(kn get postgrescluster "$1" -o jsonpath='{.status.usersRevision}')
+	reconciled=$(condition "$1" Reconciled status)
+	[ -n "$revision" ] && [ -z "$reconciled" ] || {
+		echo "usersRevision '$revision', Reconciled '$reconciled': $(condition "$1" Reconciled message)"
+		return 1
+	}
+}
 # not_again CLUSTER JOB_UID ID: the restore Job is still JOB_UID and the status still ID.
 not_again() {
 	[ "$2" = "$(uid_of job "$1-pgbackrest-restore")" ] &&
@@ -303,6 +313,8 @@ check "dolphin-copy: PostgresDataInitialized=True PGBackRestRestoreComplete" 60 
 check "dolphin-copy: row count and checksum equal dolphin's" 0 unwritten_summary_is dolphin-copy "$SOURCE"
 comment "dolphin-copy: restore Job $(job_seconds dolphin-copy) s"
 check "dolphin-copy: two instances, the replica streaming" 300 streaming dolphin-copy 2
+check "dolphin-copy: the operator logs in and runs the users' SQL (status.usersRevision, no Reconciled=False)" 120 \
+	users_reconciled dolphin-copy
 check "dolphin-then: writable" 600 writable dolphin-then
 check "dolphin-then: rows 1-2000, none after $THEN" 0 unwritten_rows_are dolphin-then 2000 2000
 comment "dolphin-then: restore Job $(job_seconds dolphin-then) s"
@@ -334,6 +346,7 @@ check "dolphin: rows 1-4000 there, none after $BEFORE" 0 unwritten_rows_are dolp
 check "dolphin: the same system identifier" 0 system_is dolphin "$SYSTEM"
 check "dolphin: two instances again, the replica streaming" 600 streaming dolphin 2
 check "dolphin: the replica has the restored rows" 120 replica_rows dolphin 4000
+check "dolphin: the operator logs in and runs the users' SQL again" 120 users_reconciled dolphin
 job=$(uid_of job dolphin-pgbackrest-restore)
 sleep 15
 check "dolphin: the same annotation does not restore again" 0 not_again dolphin "$job" first
