@@ -262,10 +262,10 @@ users_reconciled() {
 	local revision reconciled
 	revision=$(kn get postgrescluster "$1" -o jsonpath='{.status.usersRevision}')
 	reconciled=$(condition "$1" Reconciled status)
-	[ -n "$revision" ] && [ -z "$reconciled" ] || {
+	if [ -z "$revision" ] || [ -n "$reconciled" ]; then
 		echo "usersRevision '$revision', Reconciled '$reconciled': $(condition "$1" Reconciled message)"
 		return 1
-	}
+	fi
 }
 # not_again CLUSTER JOB_UID ID: the restore Job is still JOB_UID and the status still ID.
 not_again() {
