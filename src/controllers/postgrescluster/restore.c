@@ -339,7 +339,9 @@ static bool planInPlace(ClusterRun *run, Err *err)
     }
     restore->inPlace = true;
     restore->plan = (ClusterRestore){
-        .startupInstance = startupInstance(run, run->model.primary, !newRequest),
+        /* The primary's, but a request after one that did not end (a failed Job) keeps the instance whose data
+         * that one restored: no primary runs then, and the other instances' volumes are gone. */
+        .startupInstance = startupInstance(run, run->model.primary, !newRequest || lasting),
         .sourceCluster = run->model.name,
         .repoName = repoName != NULL ? repoName : "repo1",
         .options = json_object_get(spec, "options"),
