@@ -22,7 +22,10 @@
 #    two instances again with the replica streaming, writable; the same
 #    annotation value does not run it again; a new replica-create backup is
 #    taken of the restored timeline; a new annotation value restores again,
-#    to a time on the restored timeline.
+#    to a time on the restored timeline; a restore that fails leaves the
+#    cluster stopped with PostgresDataInitialized=False, an Event and
+#    pgBackRest's error in the Job's log, and the next annotation value
+#    brings it back.
 #
 # Prints the restore Jobs' durations and the time from apply to a writable
 # clone. Environment: RESTORE_KEEP=1 leaves everything.
@@ -365,6 +368,23 @@ check "dolphin: status.pgbackrest.restore second, finished, succeeded" 600 resto
 check "dolphin: writable after the second restore" 600 writable dolphin
 comment "dolphin: from the second annotation to writable in $(elapsed "$start") s; restore Job $(job_seconds dolphin) s"
 check "dolphin: rows 1-4000 and 5001-5100, none after $AFTER" 0 unwritten_rows_are dolphin 4100 5100
+check "dolphin: two instances again, the replica streaming" 600 streaming dolphin 2
+
+# A restore that fails (a backup set that does not exist) leaves the cluster stopped and says so; a new annotation
+# value with good options brings it back.
+check "dolphin: restore options --set=20200101-000000F, annotated pgbackrest-restore=third" 0 kn patch \
+	postgrescluster dolphin --type merge -p '{"spec":{"backups":{"pgbackrest":{"restore":{"options":["--set=20200101-000000F"]}}}}}'
+check "dolphin: annotated pgbackrest-restore=third" 0 kn annotate --overwrite postgrescluster dolphin "$L/pgbackrest-restore=third"
+check "dolphin: status.pgbackrest.restore third, finished, not succeeded" 300 restore_status_is dolphin third/true/0
+check "dolphin: PostgresDataInitialized=False PGBackRestRestoreFailed" 60 \
+	condition_is dolphin PostgresDataInitialized False/PGBackRestRestoreFailed
+check "dolphin: kubectl describe shows the Warning PGBackRestRestoreFailed" 60 described dolphin PGBackRestRestoreFailed
+check "dolphin: the Job's log has pgBackRest's error" 0 job_log_error dolphin
+check "dolphin: no instance runs" 0 no_instance dolphin
+check "dolphin: restore options --target=\"$AFTER\", annotated pgbackrest-restore=fourth" 0 restore_again dolphin "$AFTER" fourth
+check "dolphin: status.pgbackrest.restore fourth, finished, succeeded" 600 restore_status_is dolphin fourth/true/1
+check "dolphin: writable after the fourth restore" 600 writable dolphin
+check "dolphin: rows 1-4000 and 5001-5100 again" 0 unwritten_rows_are dolphin 4100 5100
 check "dolphin: two instances again, the replica streaming" 600 streaming dolphin 2
 
 # --- clean-up --------------------------------------------------------------------
