@@ -372,7 +372,7 @@ check "dolphin: two instances again, the replica streaming" 600 streaming dolphi
 
 # A restore that fails (a backup set that does not exist) leaves the cluster stopped and says so; a new annotation
 # value with good options brings it back.
-check "dolphin: restore options --set=20200101-000000F, annotated pgbackrest-restore=third" 0 kn patch \
+check "dolphin: restore options --set=20200101-000000F" 0 kn patch \
 	postgrescluster dolphin --type merge -p '{"spec":{"backups":{"pgbackrest":{"restore":{"options":["--set=20200101-000000F"]}}}}}'
 check "dolphin: annotated pgbackrest-restore=third" 0 kn annotate --overwrite postgrescluster dolphin "$L/pgbackrest-restore=third"
 check "dolphin: status.pgbackrest.restore third, finished, not succeeded" 300 restore_status_is dolphin third/true/0

@@ -264,12 +264,18 @@ static void testInstancesHeld(void **state)
     replicasOf(objects, &first, &second);
     assert_int_equal(first, 0);
     assert_int_equal(second, 0);
+    /* Until the data is there, only the startup instance has volumes. */
+    assert_null(clusterObjectOf(objects, "PersistentVolumeClaim", INSTANCE "-pgdata"));
+    assert_null(clusterObjectOf(objects, "PersistentVolumeClaim", INSTANCE "-pgwal"));
+    assert_non_null(clusterObjectOf(objects, "PersistentVolumeClaim", INSTANCE2 "-pgdata"));
+    assert_non_null(clusterObjectOf(objects, "PersistentVolumeClaim", INSTANCE2 "-pgwal"));
     json_decref(objects);
     fixture.restore.dataReady = true;
     objects = clusterBuildOk(clusterBuildInstances, &fixture.base.model);
     replicasOf(objects, &first, &second);
     assert_int_equal(first, 0);
     assert_int_equal(second, 1);
+    assert_non_null(clusterObjectOf(objects, "PersistentVolumeClaim", INSTANCE "-pgdata"));
     /* The startup script leaves restored data to Patroni. */
     const json_t *init = json_array_get(
         json_object_get(

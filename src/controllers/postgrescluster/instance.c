@@ -37,8 +37,9 @@
  * can move the WAL back onto the data volume; the reconciler deletes it once that is done.
  *
  * Every StatefulSet has one replica, but during a restore (model->restore): none until the restored data is there,
- * then only the startup instance's until Patroni has initialised the cluster from it. Shutting the cluster down
- * comes later. */
+ * then only the startup instance's until Patroni has initialised the cluster from it; until the data is there, the
+ * other instances have no volumes either (an in-place restore deletes theirs). Shutting the cluster down comes
+ * later. */
 #include "controllers/postgrescluster/builders.h"
 
 #include "pgbackrest/pgbackrest.h"
@@ -653,8 +654,12 @@ bool clusterBuildInstances(MemCtx *ctx, const ClusterModel *model, json_t *objec
         bool ok = scratch != NULL && instanceInit(scratch, model, instance, &in);
         if (!ok)
             errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
-        ok = ok && clusterAppend(objects, instanceClaim(&in, in.dataClaim, "pgdata", dataSpec), err) &&
-             (!json_is_object(walSpec) ||
+        /* During a restore, until the data is there, only the startup instance has volumes (the others' are made
+         * afresh for replicas of the restored data). */
+        const ClusterRestore *restore = model->restore;
+        bool volumes = restore == NULL || restore->dataReady || strcmp(restore->startupInstance, instance->name) == 0;
+        ok = ok && (!volumes || clusterAppend(objects, instanceClaim(&in, in.dataClaim, "pgdata", dataSpec), err)) &&
+             (!volumes || !json_is_object(walSpec) ||
               clusterAppend(objects, instanceClaim(&in, in.walClaim, "pgwal", walSpec), err));
         json_t *set = ok ? instanceStatefulSet(scratch, &in, err) : NULL;
         ok = ok && set != NULL && clusterAppend(objects, set, err);
