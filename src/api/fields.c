@@ -11,12 +11,16 @@
  *     them; credentials and TLS options come, as in PGO, from spec.backups.pgbackrest.configuration and .global.
  *   - spec.backups.pgbackrest.repoHost.sshConfigMap and .sshSecret are not: the CRD keeps them for old manifests
  *     and documents that they are ignored, and ignoring is what is reported.
- *   - spec.backups.pgbackrest.restore and spec.patroni.switchover do something only with enabled true; the
- *     switchover's trigger, the annotation trigger-switchover, is not acted on either (the reconciler's switchovers
- *     are its own, during rolling updates).
+ *   - spec.patroni.switchover does something only with enabled true; the switchover's trigger, the annotation
+ *     trigger-switchover, is not acted on either (the reconciler's switchovers are its own, during rolling updates).
+ *   - spec.backups.pgbackrest.restore (with the annotation pgbackrest-restore) and spec.dataSource.postgresCluster
+ *     are acted on (controllers/postgrescluster/restore.c, pgbackrest/restore.c), but restore.clusterName and
+ *     .clusterNamespace (an in-place restore from another cluster's repository); a clone's clusterNamespace is
+ *     acted on by refusing any namespace but the cluster's own (the cluster waits and says so), as a source that
+ *     is missing, has no backup or has a cloud repository is refused.
  *   - spec.standby is data from elsewhere unless enabled is false, the CRD's default for enabled being true: a
  *     standby's data comes from its primary cluster, so it must not be initialised on its own; spec.dataSource's
- *     three sources likewise.
+ *     other two sources likewise.
  *   - spec.postGISVersion and spec.instances[].tablespaceVolumes are not acted on: no builder reads them (the image
  *     is spec.image or RELATED_IMAGE_POSTGRES_<version>, never the GIS one).
  *
@@ -64,7 +68,16 @@ static const ClusterField fieldsTable[] = {
     {"spec.backups.pgbackrest.repos[].s3", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.repos[].schedules", fieldActedOn, fieldWhenNonEmpty}, /* schedules.c: CronJobs */
     {"spec.backups.pgbackrest.repos[].volume", fieldActedOn, fieldWhenPresent},
-    {"spec.backups.pgbackrest.restore", fieldNotActedOn, fieldWhenEnabled},
+    {"spec.backups.pgbackrest.restore", fieldDescend, fieldWhenPresent}, /* restore.c: with the annotation */
+    {"spec.backups.pgbackrest.restore.affinity", fieldActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.restore.clusterName", fieldNotActedOn, fieldWhenNonEmpty},
+    {"spec.backups.pgbackrest.restore.clusterNamespace", fieldNotActedOn, fieldWhenNonEmpty},
+    {"spec.backups.pgbackrest.restore.enabled", fieldActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.restore.options", fieldActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.restore.priorityClassName", fieldActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.restore.repoName", fieldActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.restore.resources", fieldActedOn, fieldWhenPresent},
+    {"spec.backups.pgbackrest.restore.tolerations", fieldActedOn, fieldWhenPresent},
     {"spec.backups.pgbackrest.sidecars", fieldActedOn, fieldWhenPresent},
     {"spec.backups.snapshots", fieldNotActedOn, fieldWhenPresent},
     {"spec.config", fieldDescend, fieldWhenPresent},
@@ -74,7 +87,15 @@ static const ClusterField fieldsTable[] = {
     {"spec.customTLSSecret", fieldActedOn, fieldWhenPresent},
     {"spec.dataSource", fieldDescend, fieldWhenPresent},
     {"spec.dataSource.pgbackrest", fieldDataElsewhere, fieldWhenPresent},
-    {"spec.dataSource.postgresCluster", fieldDataElsewhere, fieldWhenPresent},
+    {"spec.dataSource.postgresCluster", fieldDescend, fieldWhenPresent}, /* restore.c: a clone */
+    {"spec.dataSource.postgresCluster.affinity", fieldActedOn, fieldWhenPresent},
+    {"spec.dataSource.postgresCluster.clusterName", fieldActedOn, fieldWhenPresent},
+    {"spec.dataSource.postgresCluster.clusterNamespace", fieldActedOn, fieldWhenPresent}, /* only its own */
+    {"spec.dataSource.postgresCluster.options", fieldActedOn, fieldWhenPresent},
+    {"spec.dataSource.postgresCluster.priorityClassName", fieldActedOn, fieldWhenPresent},
+    {"spec.dataSource.postgresCluster.repoName", fieldActedOn, fieldWhenPresent},
+    {"spec.dataSource.postgresCluster.resources", fieldActedOn, fieldWhenPresent},
+    {"spec.dataSource.postgresCluster.tolerations", fieldActedOn, fieldWhenPresent},
     {"spec.dataSource.volumes", fieldDataElsewhere, fieldWhenNonEmpty},
     {"spec.databaseInitSQL", fieldNotActedOn, fieldWhenPresent},
     {"spec.disableDefaultPodScheduling", fieldActedOn, fieldWhenPresent},

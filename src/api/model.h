@@ -46,6 +46,22 @@ typedef struct ClusterInstanceSet {
  * (certificates, passwords). Returns the cached object (borrowed) or NULL. kind is "Secret", "ConfigMap", ... */
 typedef const json_t *ClusterLookupFn(void *arg, const char *kind, const char *namespace, const char *name);
 
+/* A restore the cluster's data comes from, pgBackRest restoring a backup into one instance's volumes before Patroni
+ * starts there (controllers/postgrescluster/restore.c decides it each pass; pgbackrest/restore.h builds the Job). It
+ * lasts from the request until Patroni has initialised the cluster on the restored data; meanwhile only the startup
+ * instance may run, and only once the data is there. Strings and JSON are borrowed from the cache or the run. */
+typedef struct ClusterRestore {
+    const char *startupInstance; /* the instance the data is restored into, the only one to start first */
+    const char *sourceCluster;   /* whose repository holds the backup: this cluster (in place) or a clone's source */
+    const char *repoName;        /* that cluster's volume repository, "repo1" .. "repo4" */
+    const json_t *options;       /* pgbackrest restore options (an array of strings, each shell words), or NULL */
+    const json_t *configuration; /* the source's spec.backups.pgbackrest.configuration (projections), or NULL */
+    const json_t *job;           /* resources, affinity, tolerations, priorityClassName for the Job's pod, or NULL */
+    const char *id;              /* in place: the annotation's id; NULL for a clone */
+    bool jobWanted;              /* the Job may be created now: nothing runs on the startup instance's volumes */
+    bool dataReady;              /* the Job succeeded: the startup instance starts on the restored data */
+} ClusterRestore;
+
 typedef struct ClusterModel {
     const json_t *cluster; /* the PostgresCluster as cached */
     const char *namespace;
@@ -70,8 +86,9 @@ typedef struct ClusterModel {
     ClusterInstance *instances; /* sorted by name; the reconciler decides them (existing plus new) */
     size_t instanceCount;
 
-    const char *haClusterIP; /* spec.clusterIP of Service <cluster>-ha once assigned, else NULL */
-    const char *primary;     /* the instance Patroni's leader runs on (api/primary.h), else NULL */
+    const char *haClusterIP;       /* spec.clusterIP of Service <cluster>-ha once assigned, else NULL */
+    const char *primary;           /* the instance Patroni's leader runs on (api/primary.h), else NULL */
+    const ClusterRestore *restore; /* the restore in progress (see above), else NULL; decided by the reconciler */
     /* The password of the operator's role CLUSTER_OPERATOR_CN (api/objects.h clusterOperatorPassword), decided by
      * the reconciler for the pass; NULL until then, and the builders that need it (Patroni's configuration, the
      * Secrets) refuse to build without it. A secret: never logged, never in a message, never in a ConfigMap. */

@@ -33,6 +33,13 @@
 #define PGBACKREST_LABEL_CRONJOB   CLUSTER_LABEL_PREFIX "pgbackrest-cronjob"
 #define PGBACKREST_ANNOTATION      CLUSTER_LABEL_PREFIX "pgbackrest-backup" /* on the cluster: a manual backup's id */
 
+/* Restores: the restore Job's labels, the cluster's annotation that asks for an in-place restore (its value an id),
+ * and the Job's annotation with a hash of what it restores. */
+#define PGBACKREST_LABEL_RESTORE       CLUSTER_LABEL_PREFIX "pgbackrest-restore"
+#define CLUSTER_LABEL_STARTUP_INSTANCE CLUSTER_LABEL_PREFIX "startup-instance"
+#define PGBACKREST_ANNOTATION_RESTORE  CLUSTER_LABEL_PREFIX "pgbackrest-restore"
+#define PGBACKREST_ANNOTATION_HASH     CLUSTER_LABEL_PREFIX "pgbackrest-hash"
+
 /* On a user's Secret or the cluster: create a schema named after each user in its databases. */
 #define CLUSTER_ANNOTATION_AUTO_CREATE_USER_SCHEMA CLUSTER_LABEL_PREFIX "autoCreateUserSchema"
 

@@ -19,6 +19,7 @@ void namingSuffix(const char *const *parts, size_t count, char out[NAMING_SUFFIX
 #define NAMING_HA          "ha"
 #define NAMING_HA_CONFIG   "ha-config"
 #define NAMING_HA_FAILOVER "ha-failover"
+#define NAMING_HA_SYNC     "ha-sync" /* Patroni's synchronous state, in synchronous mode */
 #define NAMING_PRIMARY     "primary"
 #define NAMING_NAME_SIZE   300 /* a cluster's name (at most 63) with any suffix, and room to spare */
 

@@ -53,7 +53,8 @@
  * pod). That is accepted, before any release.
  *
  * The instance file holds the bootstrap method (initdb with checksums, UTF8 and the WAL directory, then the
- * operator's role) until the cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate
+ * operator's role; during a restore, model->restore, PGO's "existing": the restored data directory renamed into
+ * place, then the operator's role) until the cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate
  * checkpoint, so a new replica does not wait for the next scheduled one; pgBackRest comes with backups). */
 #include "patroni/config.h"
 
@@ -633,10 +634,20 @@ static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const
                        : json_pack("{s:{}, s:{s:[s, {s:s}], s:[s], s:s, s:b}, s:{}, s:{}}", "kubernetes", "postgresql",
                                    "basebackup", walOption, "checkpoint", "fast", "create_replica_methods",
                                    "basebackup", "pgpass", "/tmp/.pgpass", "use_unix_socket", 1, "restapi", "tags");
-    if (root != NULL && postBootstrap != NULL &&
-        !clusterPut(root, "bootstrap",
-                    json_pack("{s:s, s:[s, s, s], s:s}", "method", "initdb", "initdb", "data-checksums",
-                              "encoding=UTF8", walOption, "post_bootstrap", postBootstrap))) {
+    json_t *bootstrap = NULL;
+    if (root != NULL && postBootstrap != NULL && model->restore != NULL) {
+        /* Restored data (pgbackrest/restore.h) waits in <data directory>_bootstrap; PGO's method "existing". */
+        char *pgdata = memCtxPrintf(ctx, "/pgdata/pg%lld", (long long)model->postgresVersion);
+        char *command = pgdata != NULL ? memCtxPrintf(ctx, "mv \"%s_bootstrap\" \"%s\"", pgdata, pgdata) : NULL;
+        bootstrap = command != NULL ? json_pack("{s:s, s:{s:s, s:s}, s:s}", "method", "existing", "existing", "command",
+                                                command, "no_params", "true", "post_bootstrap", postBootstrap)
+                                    : NULL;
+        memCtxRelease(command);
+        memCtxRelease(pgdata);
+    } else if (root != NULL && postBootstrap != NULL)
+        bootstrap = json_pack("{s:s, s:[s, s, s], s:s}", "method", "initdb", "initdb", "data-checksums",
+                              "encoding=UTF8", walOption, "post_bootstrap", postBootstrap);
+    if (root != NULL && postBootstrap != NULL && !clusterPut(root, "bootstrap", bootstrap)) {
         json_decref(root);
         root = NULL;
     }

@@ -232,7 +232,14 @@ bool backupInit(const ClusterModel *model, Backup *b)
     stanzaJobName(b, b->stanzaJob);
     const char *first = backupStringAt(json_array_get(b->repos, 0), "name");
     char purpose[BACKUP_NAME_SIZE];
-    snprintf(purpose, sizeof(purpose), "replica-create/%s", first != NULL ? first : "");
+    /* After an in-place restore, a new replica-create backup, of the new timeline (controllers/postgrescluster/
+     * restore.c clears replicaCreateBackupComplete meanwhile). */
+    const char *restoreId = backupStringAt(
+        json_object_get(json_object_get(json_object_get(model->cluster, "status"), "pgbackrest"), "restore"), "id");
+    if (restoreId != NULL)
+        snprintf(purpose, sizeof(purpose), "replica-create/%s/restore/%s", first != NULL ? first : "", restoreId);
+    else
+        snprintf(purpose, sizeof(purpose), "replica-create/%s", first != NULL ? first : "");
     jobName(model, "backup", purpose, b->replicaJob);
     const json_t *status = json_object_get(backupLookup(model, "StatefulSet", b->repoHost), "status");
     b->repoHostReady = b->firstVolume != NULL && json_integer_value(json_object_get(status, "readyReplicas")) >= 1;
@@ -1294,7 +1301,8 @@ bool clusterPgBackRestJobObsolete(const ClusterModel *model, const json_t *job)
     const json_t *metadata = json_object_get(job, "metadata");
     const json_t *labels = json_object_get(metadata, "labels");
     const char *name = backupStringAt(metadata, "name");
-    if (name == NULL || json_object_get(labels, PGBACKREST_LABEL) == NULL)
+    if (name == NULL || json_object_get(labels, PGBACKREST_LABEL) == NULL ||
+        json_object_get(labels, PGBACKREST_LABEL_RESTORE) != NULL) /* the restore Job is restore.c's */
         return false;
     JobState state = backupJobState(job);
     bool finished = state == jobSucceeded || state == jobFailed;

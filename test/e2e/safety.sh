@@ -12,9 +12,11 @@
 #    leader before; every row written so far is there; the system
 #    identifier never changes;
 #  - data from elsewhere is never initialised empty: "standby" (spec.standby
-#    streaming from a host) and "clone" (spec.dataSource.postgresCluster)
+#    streaming from a host) and "clone" (spec.dataSource.postgresCluster of
+#    a cluster that does not exist; test/e2e/restore.sh clones real ones)
 #    get condition Progressing=False reason WaitingForDataSource, a Warning
-#    Event that kubectl describe shows, and no StatefulSet, volume or pod,
+#    Event that kubectl describe shows (WaitingForDataSource for standby,
+#    PGO's InvalidDataSource for clone), and no StatefulSet, volume or pod,
 #    still none 20 s later;
 #  - nothing is ignored silently: orca with spec.monitoring and
 #    spec.databaseInitSQL gets condition SpecApplied=False naming
@@ -271,10 +273,10 @@ waiting() {
 check "standby (spec.standby from a host) applied" 0 elsewhere standby \
 	"  standby: {enabled: true, host: orca-primary.$NS.svc, port: 5432}"
 check "clone (spec.dataSource.postgresCluster) applied" 0 elsewhere clone \
-	"  dataSource: {postgresCluster: {clusterName: orca, repoName: repo1}}"
-for c in standby clone; do
-	check "$c: Progressing=False WaitingForDataSource, and no StatefulSet, volume or pod" 120 waiting "$c"
-	check "$c: kubectl describe shows the Warning WaitingForDataSource" 60 described "$c" WaitingForDataSource
+	"  dataSource: {postgresCluster: {clusterName: nosuch, repoName: repo1}}"
+for c in standby:WaitingForDataSource clone:InvalidDataSource; do
+	check "${c%:*}: Progressing=False WaitingForDataSource, and no StatefulSet, volume or pod" 120 waiting "${c%:*}"
+	check "${c%:*}: kubectl describe shows the Warning ${c#*:}" 60 described "${c%:*}" "${c#*:}"
 done
 comment "standby: $(condition standby Progressing message)"
 sleep 20

@@ -341,9 +341,9 @@ static void testCheckerFindsBreaks(void **state)
         } else if (strcmp(path, "spec.standby") == 0) {
             copy[fieldIdx].when = fieldWhenEnabled;
             assert_true(problemsMention(copy, count, "spec.standby: the table takes enabled to default to false"));
-        } else if (strcmp(path, "spec.backups.pgbackrest.restore") == 0) {
+        } else if (strcmp(path, "spec.patroni.switchover") == 0) {
             copy[fieldIdx].when = fieldUnlessDisabled;
-            assert_true(problemsMention(copy, count, "spec.backups.pgbackrest.restore: the table takes enabled"));
+            assert_true(problemsMention(copy, count, "spec.patroni.switchover: the table takes enabled"));
         } else if (strcmp(path, "spec.databaseInitSQL") == 0) {
             copy[fieldIdx].when = fieldWhenTrue;
             assert_true(problemsMention(copy, count, "spec.databaseInitSQL: only true counts"));
@@ -369,7 +369,10 @@ static void testStatuses(void **state)
     } expected[] = {
         {"metadata.annotations[\"postgres-operator.crunchydata.com/trigger-switchover\"]", fieldNotActedOn},
         {"spec.standby", fieldDataElsewhere},
-        {"spec.dataSource.postgresCluster", fieldDataElsewhere},
+        {"spec.dataSource.postgresCluster", fieldDescend},
+        {"spec.dataSource.postgresCluster.options", fieldActedOn},
+        {"spec.backups.pgbackrest.restore.options", fieldActedOn},
+        {"spec.backups.pgbackrest.restore.clusterName", fieldNotActedOn},
         {"spec.dataSource.pgbackrest", fieldDataElsewhere},
         {"spec.dataSource.volumes", fieldDataElsewhere},
         {"spec.backups.pgbackrest.repos[].schedules", fieldActedOn},
@@ -490,22 +493,24 @@ static void testReported(void **state)
                      " \"dataSource\": {\"postgresCluster\": {\"clusterName\": \"rhino\", \"repoName\": \"repo1\"}}}}",
         "{\"notActedOn\": [\"metadata.annotations[\\\"postgres-operator.crunchydata.com/trigger-switchover\\\"]\","
         " \"spec.monitoring\", \"spec.proxy.pgBouncer\","
-        " \"spec.shutdown\"], \"dataElsewhere\": [\"spec.dataSource.postgresCluster\", \"spec.standby\"]}");
+        " \"spec.shutdown\"], \"dataElsewhere\": [\"spec.standby\"]}");
 
     /* The other reportable fields, each with a value that asks for something. */
-    assertReport(CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"paused\": true, \"postGISVersion\": \"3.5\","
-                              " \"databaseInitSQL\": {\"name\": \"init\", \"key\": \"init.sql\"},"
-                              " \"userInterface\": {\"pgAdmin\": {}},"
-                              " \"patroni\": {\"switchover\": {\"enabled\": true}},"
-                              " \"backups\": {\"snapshots\": {\"volumeSnapshotClassName\": \"csi\"},"
-                              "  \"pgbackrest\": {\"restore\": {\"enabled\": true, \"repoName\": \"repo1\"},"
-                              "   \"repoHost\": {\"sshSecret\": {\"name\": \"old\"}},"
-                              "   \"repos\": [{\"name\": \"repo1\", \"s3\": {\"bucket\": \"b\"}},"
-                              "    {\"name\": \"repo2\", \"gcs\": {\"bucket\": \"b\"}}]}},"
-                              " \"dataSource\": {\"pgbackrest\": {\"stanza\": \"db\"},"
-                              "  \"volumes\": {\"pgDataVolume\": {\"pvcName\": \"old\"}}}}}",
+    assertReport(CLUSTER_HEAD
+                 "}, \"spec\": {" INSTANCES ", \"paused\": true, \"postGISVersion\": \"3.5\","
+                 " \"databaseInitSQL\": {\"name\": \"init\", \"key\": \"init.sql\"},"
+                 " \"userInterface\": {\"pgAdmin\": {}},"
+                 " \"patroni\": {\"switchover\": {\"enabled\": true}},"
+                 " \"backups\": {\"snapshots\": {\"volumeSnapshotClassName\": \"csi\"},"
+                 "  \"pgbackrest\": {\"restore\": {\"enabled\": true, \"repoName\": \"repo1\", \"clusterName\": \"b\"},"
+                 "   \"repoHost\": {\"sshSecret\": {\"name\": \"old\"}},"
+                 "   \"repos\": [{\"name\": \"repo1\", \"s3\": {\"bucket\": \"b\"}},"
+                 "    {\"name\": \"repo2\", \"gcs\": {\"bucket\": \"b\"}}]}},"
+                 " \"dataSource\": {\"pgbackrest\": {\"stanza\": \"db\"},"
+                 "  \"volumes\": {\"pgDataVolume\": {\"pvcName\": \"old\"}}}}}",
                  "{\"notActedOn\": [\"spec.backups.pgbackrest.repoHost.sshSecret\","
-                 " \"spec.backups.pgbackrest.restore\", \"spec.backups.snapshots\", \"spec.databaseInitSQL\","
+                 " \"spec.backups.pgbackrest.restore.clusterName\", \"spec.backups.snapshots\","
+                 " \"spec.databaseInitSQL\","
                  " \"spec.patroni.switchover\", \"spec.paused\", \"spec.postGISVersion\", \"spec.userInterface\"],"
                  " \"dataElsewhere\": [\"spec.dataSource.pgbackrest\", \"spec.dataSource.volumes\"]}");
 

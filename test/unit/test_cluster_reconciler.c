@@ -322,6 +322,95 @@ static void testStandbyWaitsForDataSource(void **state)
     assertCondition(fixture, "Progressing", "False", "WaitingForDataSource");
 }
 
+/* --- restores --- */
+
+/* A clone of a cluster that does not exist: nothing is created, Progressing says why, an Event InvalidDataSource,
+ * and the cluster is looked at again later (the source's changes do not map to it). */
+static void testCloneWaitsForMissingSource(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *clone = memCtxPrintf(
+        fixture->ctx,
+        "{\"apiVersion\":\"postgres-operator.crunchydata.com/v1beta1\",\"kind\":\"PostgresCluster\","
+        "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\",\"generation\":2,\"resourceVersion\":\"7\","
+        "\"finalizers\":[\"postgres-operator.crunchydata.com/finalizer\"]},"
+        "\"spec\":{\"postgresVersion\":17,\"dataSource\":{\"postgresCluster\":{\"clusterName\":\"rhino\","
+        "\"repoName\":\"repo1\"}},\"instances\":[{\"name\":\"instance1\",\"dataVolumeClaimSpec\":{\"accessModes\":"
+        "[\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}}]}}",
+        RECONCILER_CLUSTER, RECONCILER_NAMESPACE, RECONCILER_UID);
+    reconcileOnce(fixture, NULL, 0, clone, "", leaderItem(fixture, NULL));
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/statefulsets/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/persistentvolumeclaims/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/jobs/"), 0);
+    json_t *condition = statusCondition(fixture, "Progressing");
+    assert_string_equal(json_string_value(json_object_get(condition, "reason")), "WaitingForDataSource");
+    assert_contains(json_string_value(json_object_get(condition, "message")), "PostgresCluster rhino does not exist");
+    json_decref(condition);
+    char *event = fakeApiBody(fixture->record, "POST", "/events");
+    if (event == NULL)
+        fail_msg("no Event; requests:\n%s", fixture->record);
+    assert_contains(event, "\"reason\":\"InvalidDataSource\"");
+    free(event);
+    assert_true(reconciles(fixture, "requeue_after") > 0.5);
+}
+
+/* An in-place restore asked for (annotation pgbackrest-restore, restore enabled) of a running two-instance cluster:
+ * the startup instance is the leader's, every StatefulSet is scaled to 0, the status records the request and clears
+ * Patroni's system identifier, PGBackRestoreProgressing says RestoreInPlaceRequested; no Job before the repository
+ * host is ready. No Pod is listed, so Patroni's leader Endpoints go at once. */
+static void testInPlaceRestoreRequested(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *leader = fixture->instances[1];
+    const char *cluster = memCtxPrintf(
+        fixture->ctx,
+        "{\"apiVersion\":\"postgres-operator.crunchydata.com/v1beta1\",\"kind\":\"PostgresCluster\","
+        "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\",\"generation\":2,\"resourceVersion\":\"7\","
+        "\"annotations\":{\"postgres-operator.crunchydata.com/pgbackrest-restore\":\"one\"},"
+        "\"finalizers\":[\"postgres-operator.crunchydata.com/finalizer\"]},"
+        "\"spec\":{\"postgresVersion\":17,\"instances\":[{\"name\":\"instance1\",\"replicas\":2,"
+        "\"dataVolumeClaimSpec\":{\"accessModes\":[\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":"
+        "\"1Gi\"}}}}],\"backups\":{\"pgbackrest\":{\"restore\":{\"enabled\":true,\"repoName\":\"repo1\","
+        "\"options\":[\"--type=time\",\"--target=\\\"2026-01-01 00:00:00+00\\\"\"]},\"repos\":[{\"name\":\"repo1\","
+        "\"volume\":{\"volumeClaimSpec\":{\"accessModes\":[\"ReadWriteOnce\"],\"resources\":{\"requests\":"
+        "{\"storage\":\"1Gi\"}}}}}]}}},"
+        "\"status\":{\"patroni\":{\"systemIdentifier\":\"7000000000000000001\"},\"pgbackrest\":{\"repos\":"
+        "[{\"name\":\"repo1\",\"stanzaCreated\":true,\"replicaCreateBackupComplete\":true}]}}}",
+        RECONCILER_CLUSTER, RECONCILER_NAMESPACE, RECONCILER_UID);
+    const char *statefulSets = memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, fixture->instances[0]),
+                                            statefulSetItem(fixture, leader));
+    reconcileOnce(fixture, NULL, 0, cluster, statefulSets,
+                  leaderItem(fixture, memCtxPrintf(fixture->ctx, "%s-0", leader)));
+    for (size_t instIdx = 0; instIdx < 2; instIdx++) {
+        char *body =
+            fakeApiBody(fixture->record, "PATCH", objectPath(fixture, "statefulsets", fixture->instances[instIdx]));
+        if (body == NULL)
+            fail_msg("no apply of %s; requests:\n%s", fixture->instances[instIdx], fixture->record);
+        assert_contains(body, "\"replicas\":0");
+        free(body);
+    }
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/jobs/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "DELETE", "/endpoints/" RECONCILER_CLUSTER "-ha"), 1);
+    assertCondition(fixture, "PGBackRestoreProgressing", "True", "RestoreInPlaceRequested");
+    char *statusBody = fakeApiBody(fixture->record, "PATCH", "/postgresclusters/" RECONCILER_CLUSTER "/status");
+    if (statusBody == NULL)
+        fail_msg("no patch of the status; requests:\n%s", fixture->record);
+    json_t *patch = harnessJson(statusBody);
+    free(statusBody);
+    const json_t *status = json_object_get(patch, "status");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(status, "pgbackrest"), "restore"), "id")),
+        "one");
+    assert_true(
+        json_is_false(json_object_get(json_object_get(json_object_get(status, "pgbackrest"), "restore"), "finished")));
+    assert_true(json_is_null(json_object_get(status, "patroni")));
+    assert_string_equal(json_string_value(json_object_get(status, "startupInstance")), leader);
+    assert_true(json_is_false(
+        json_object_get(json_array_get(json_object_get(json_object_get(status, "pgbackrest"), "repos"), 0),
+                        "replicaCreateBackupComplete")));
+    json_decref(patch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +419,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(testScaleDownKeepsLeaderSortedFirst, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testFailedApplyStillWritesStatus, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testStandbyWaitsForDataSource, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testCloneWaitsForMissingSource, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testInPlaceRestoreRequested, setUp, tearDown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include "naming/names.h"
 #include "patroni/config.h"
 #include "pgbackrest/pgbackrest.h"
+#include "pgbackrest/restore.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +17,9 @@
 static bool runBuild(ClusterRun *run, Err *err)
 {
     static ClusterBuildFn *const builders[] = {
-        clusterBuildCertificates, clusterBuildInstanceRbac, clusterBuildServices,   clusterBuildPatroniConfig,
-        clusterBuildUserSecrets,  clusterBuildInstances,    clusterBuildPgBackRest, clusterBuildDisruptionBudgets,
+        clusterBuildCertificates,  clusterBuildInstanceRbac,      clusterBuildServices,
+        clusterBuildPatroniConfig, clusterBuildUserSecrets,       clusterBuildInstances,
+        clusterBuildPgBackRest,    clusterBuildDisruptionBudgets, clusterBuildPgBackRestRestore,
     };
     ClusterModel *model = &run->model;
     const StoreEntry *ha;
@@ -36,7 +38,7 @@ static bool runBuild(ClusterRun *run, Err *err)
     /* Decided once per pass, before any builder: the Secret, Patroni's bootstrap and the session agree on it. */
     if (!clusterOperatorPassword(run->reconcile->ctx, model, &model->operatorPassword, err))
         return false;
-    if (!runInstances(run, err))
+    if (!runInstances(run, err) || !runRestorePlan(run, err))
         return false;
     run->objects = json_array();
     if (run->objects == NULL)

@@ -36,7 +36,10 @@
  * A WAL PVC that exists although the set no longer asks for one (model->lookup) stays mounted, so postgres-startup
  * can move the WAL back onto the data volume; the reconciler deletes it once that is done.
  *
- * Every StatefulSet has one replica: shutting the cluster down comes later. */
+ * Every StatefulSet has one replica, but during a restore (model->restore): none until the restored data is there,
+ * then only the startup instance's until Patroni has initialised the cluster from it; until the data is there, the
+ * other instances have no volumes either (an in-place restore deletes theirs). Shutting the cluster down comes
+ * later. */
 #include "controllers/postgrescluster/builders.h"
 
 #include "pgbackrest/pgbackrest.h"
@@ -69,6 +72,17 @@ static const char instanceStartupScript[] =
     "# Patroni uses private copies (replication-cert-copy renews them).\n"
     "install -d -m 0700 /tmp/replication\n"
     "install -m 0600 -t /tmp/replication " INSTANCE_CERT_DIR "/replication/{tls.crt,tls.key,ca.crt}\n"
+    "\n"
+    "# Restored data waits in ${PGDATA}_bootstrap for Patroni's bootstrap (method existing), which renames it to\n"
+    "# ${PGDATA}: that must not exist then.\n"
+    "if [[ -d \"${PGDATA}_bootstrap\" ]]; then\n"
+    "  [[ ! -d \"${PGDATA}\" ]] || rmdir \"${PGDATA}\" || fail \"both ${PGDATA} and ${PGDATA}_bootstrap hold data\"\n"
+    "  mkdir -p " INSTANCE_DATA_MOUNT "/patroni/log\n"
+    "  data_version=$(< \"${PGDATA}_bootstrap/PG_VERSION\")\n"
+    "  [[ \"${data_version}\" == \"${version}\" ]] ||\n"
+    "    fail \"${PGDATA}_bootstrap holds PostgreSQL ${data_version} data; the cluster runs ${version}\"\n"
+    "  exit 0\n"
+    "fi\n"
     "\n"
     "# Postgres refuses a data directory that others may write. Create it private, make ours private again, and\n"
     "# rebuild one of another user that fsGroup lets us write so that it becomes ours.\n"
@@ -577,6 +591,14 @@ static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *po
     return NULL;
 }
 
+/* Whether the instance runs: always, but during a restore (model->restore), when only the startup instance does,
+ * once the data is there. */
+static bool instanceRuns(const Instance *in)
+{
+    const ClusterRestore *restore = in->model->restore;
+    return restore == NULL || (restore->dataReady && strcmp(restore->startupInstance, in->name) == 0);
+}
+
 /* The StatefulSet, or NULL with err filled (the pod spec's error, else a lack of memory). */
 static json_t *instanceStatefulSet(MemCtx *ctx, const Instance *in, Err *err)
 {
@@ -595,11 +617,11 @@ static json_t *instanceStatefulSet(MemCtx *ctx, const Instance *in, Err *err)
     json_decref(podMetadata);
     json_t *selector = clusterLabels(in->model, in->set->name, in->name);
     char *service = memCtxPrintf(ctx, "%s-pods", in->model->name);
-    json_t *spec =
-        selector == NULL || service == NULL
-            ? NULL
-            : json_pack("{s:i, s:i, s:{s:O}, s:s, s:{s:s}}", "replicas", 1, "revisionHistoryLimit", 0, "selector",
-                        "matchLabels", selector, "serviceName", service, "updateStrategy", "type", "OnDelete");
+    json_t *spec = selector == NULL || service == NULL
+                       ? NULL
+                       : json_pack("{s:i, s:i, s:{s:O}, s:s, s:{s:s}}", "replicas", instanceRuns(in) ? 1 : 0,
+                                   "revisionHistoryLimit", 0, "selector", "matchLabels", selector, "serviceName",
+                                   service, "updateStrategy", "type", "OnDelete");
     json_decref(selector);
     if (!clusterPut(spec, "template", template)) {
         json_decref(spec);
@@ -632,8 +654,12 @@ bool clusterBuildInstances(MemCtx *ctx, const ClusterModel *model, json_t *objec
         bool ok = scratch != NULL && instanceInit(scratch, model, instance, &in);
         if (!ok)
             errSet(err, errOutOfMemory, "out of memory building the cluster's objects");
-        ok = ok && clusterAppend(objects, instanceClaim(&in, in.dataClaim, "pgdata", dataSpec), err) &&
-             (!json_is_object(walSpec) ||
+        /* During a restore, until the data is there, only the startup instance has volumes (the others' are made
+         * afresh for replicas of the restored data). */
+        const ClusterRestore *restore = model->restore;
+        bool volumes = restore == NULL || restore->dataReady || strcmp(restore->startupInstance, instance->name) == 0;
+        ok = ok && (!volumes || clusterAppend(objects, instanceClaim(&in, in.dataClaim, "pgdata", dataSpec), err)) &&
+             (!volumes || !json_is_object(walSpec) ||
               clusterAppend(objects, instanceClaim(&in, in.walClaim, "pgwal", walSpec), err));
         json_t *set = ok ? instanceStatefulSet(scratch, &in, err) : NULL;
         ok = ok && set != NULL && clusterAppend(objects, set, err);

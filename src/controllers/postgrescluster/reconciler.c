@@ -65,7 +65,10 @@ bool controlledBy(const json_t *object, const char *uid)
 
 void runFinish(ClusterRun *run, ReconcileOutcome outcome, const Err *err)
 {
-    reconcileFinish(run->reconcile, outcome, 0, err);
+    if (outcome == reconcileSuccess && run->requeueMs > 0)
+        reconcileFinish(run->reconcile, reconcileRequeueAfter, run->requeueMs, NULL);
+    else
+        reconcileFinish(run->reconcile, outcome, 0, err);
 }
 
 static void runCancelAll(void *arg)
@@ -84,6 +87,8 @@ static void runCancelAll(void *arg)
     run->conditions = NULL;
     json_decref(run->cluster);
     run->cluster = NULL;
+    json_decref(run->restore.source);
+    run->restore.source = NULL;
 }
 
 void runEvent(ClusterRun *run, EventType type, const char *reason, const char *message)
@@ -112,6 +117,7 @@ static const ClusterStage clusterStages[] = {
     {"Build", stageFinalizer},    /* ours, when the cluster lacks it (a failure is reported as the build's) */
     {"Apply", stageApply},        /* every intent the cache lacks; skips the next unless it wrote the root CA */
     {"Apply", stageRootOwner},    /* our owner reference on the shared root CA Secret */
+    {"Restore", stageRestore},    /* an in-place restore's deletions (restore.c) */
     {"Patroni", stageDcs},        /* Patroni's dynamic configuration */
     {"Prune", stagePrune},        /* surplus instances (while Patroni has a leader); skips the next when it does */
     {"Rollout", stageRollout},    /* one step of the rolling update */

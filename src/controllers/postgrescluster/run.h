@@ -8,6 +8,7 @@
  *     dcs.c       stageDcs: Patroni's dynamic configuration
  *     prune.c     stagePrune: what the cluster controls but no longer wants
  *     rolling.c   stageRollout: the rolling update's next step (rollout.h decides it)
+ *     restore.c   stageRestore: a clone's source and an in-place restore's steps (runDataSource, runRestorePlan)
  *     users.c     stageUsersRun: the users' SQL over libpq
  *     status.c    stageStatusWrite: the status, also after a failure
  *     observe.c   no stage: the instances the cluster has and keeps, and which is the primary
@@ -89,6 +90,28 @@ typedef struct ClusterStage {
     ClusterStageFn *run;
 } ClusterStage;
 
+/* restore.c: what one pass decided of a restore (see restore.c). */
+typedef enum RunJobState {
+    runJobAbsent,
+    runJobActive,
+    runJobSucceeded,
+    runJobFailed,
+} RunJobState;
+
+typedef struct RunRestore {
+    ClusterRestore plan;    /* model.restore points here while a restore lasts */
+    bool decided;           /* runRestorePlan ran this pass */
+    bool clone;             /* spec.dataSource.postgresCluster, not yet bootstrapped */
+    bool inPlace;           /* an in-place restore asked for and not yet over */
+    bool ready;             /* in place: instances stopped, Patroni's objects gone, the repository host ready */
+    bool stopped;           /* in place: no instance Pod is left */
+    json_t *source;         /* a clone's source cluster (our reference), or NULL */
+    const json_t *job;      /* the cached Job of this restore, or NULL */
+    const json_t *staleJob; /* a cached restore Job of an earlier request, to delete */
+    RunJobState jobState;   /* job's */
+    const char *invalid;    /* in place: why the request cannot start, or NULL */
+} RunRestore;
+
 typedef struct RunCall {
     struct RunCall *next;
     ClusterRun *run;
@@ -121,6 +144,8 @@ struct ClusterRun {
     const char *failedStage;
     bool waitForChange; /* the failure is one no retry can fix (reconciler.c): the pass ends without a requeue */
     json_t *conditions; /* this pass's own conditions (failure, fields not acted on, waiting), beside pgBackRest's */
+    RunRestore restore; /* restore.c */
+    int64_t requeueMs;  /* a pass that ends well comes back after this long (0: only on a change) */
 };
 
 /* --- reconciler.c: the batch of calls, and leaving the table --- */
@@ -183,6 +208,13 @@ bool runHasLeader(ClusterRun *run);
 const json_t *intentOf(const json_t *objects, const char *kind, const char *name);
 bool intended(const json_t *objects, const char *kind, const char *name);
 
+/* restore.c: a clone's source, checked in the spec stage: *wait when the cluster must wait for it (the status says
+ * why); the restore this pass acts on into model.restore, after runInstances; the status's part of it (status, the
+ * conditions wanted, both modified). */
+bool runDataSource(ClusterRun *run, bool *wait, Err *err) MUST_CHECK;
+bool runRestorePlan(ClusterRun *run, Err *err) MUST_CHECK;
+bool runRestoreStatus(ClusterRun *run, json_t *status, json_t *conditions) MUST_CHECK;
+
 /* status.c: the condition of type in conditions, or NULL. */
 const json_t *conditionOf(const json_t *conditions, const char *type);
 
@@ -193,6 +225,7 @@ StageResult stageBuild(ClusterRun *run);
 StageResult stageFinalizer(ClusterRun *run);
 StageResult stageApply(ClusterRun *run);
 StageResult stageRootOwner(ClusterRun *run);
+StageResult stageRestore(ClusterRun *run);
 StageResult stageDcs(ClusterRun *run);
 StageResult stagePrune(ClusterRun *run);
 StageResult stageRollout(ClusterRun *run);

@@ -159,7 +159,8 @@ StageResult stageSpec(ClusterRun *run)
         return stageHandedOff;
     }
     bool wait = false, paused = false;
-    if (!runReportFields(run, &wait, &err) || !runBackupRemovalPaused(run, &paused, &err)) {
+    if (!runReportFields(run, &wait, &err) || (!wait && !runDataSource(run, &wait, &err)) ||
+        !runBackupRemovalPaused(run, &paused, &err)) {
         runFailed(run, &err);
         return stageHandedOff;
     }

@@ -89,10 +89,11 @@ static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
     {
         const char *type = json_string_value(json_object_get(condition, "type"));
         const json_t *ours = type != NULL ? conditionOf(wanted, type) : NULL;
-        bool stale = type != NULL && (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0 ||
-                                      strcmp(type, CLUSTER_CONDITION_RECONCILED) == 0 ||
-                                      strcmp(type, CLUSTER_CONDITION_SPEC_APPLIED) == 0 ||
-                                      strcmp(type, CLUSTER_CONDITION_PROGRESSING) == 0);
+        bool stale =
+            type != NULL &&
+            (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0 ||
+             strcmp(type, "PostgresDataInitialized") == 0 || strcmp(type, CLUSTER_CONDITION_RECONCILED) == 0 ||
+             strcmp(type, CLUSTER_CONDITION_SPEC_APPLIED) == 0 || strcmp(type, CLUSTER_CONDITION_PROGRESSING) == 0);
         if (merged != NULL && (ours != NULL || !stale) &&
             json_array_append(merged, ours != NULL ? (json_t *)(uintptr_t)ours : condition) != 0) {
             json_decref(merged);
@@ -188,14 +189,16 @@ StageResult stageStatusWrite(ClusterRun *run)
     json_decref(scheduled);
     json_t *wanted = status != NULL && (backrest != NULL || !run->modelReady) ? conditionsWanted(run, backrest) : NULL;
     const json_t *currentConditions = json_object_get(current, "conditions");
-    json_t *conditions = wanted != NULL ? conditionsMerged(currentConditions, wanted) : NULL;
-    json_decref(wanted);
     const json_t *repos = json_object_get(backrest, "pgbackrest");
-    bool ok = conditions != NULL;
+    bool ok = wanted != NULL;
     if (ok && repos != NULL)
         ok = json_object_set(status, "pgbackrest", (json_t *)(uintptr_t)repos) == 0;
     else if (ok && run->modelReady && json_object_get(current, "pgbackrest") != NULL)
         ok = json_object_set_new(status, "pgbackrest", json_null()) == 0; /* a merge patch removes with null */
+    ok = ok && runRestoreStatus(run, status, wanted);                     /* restore.c: its part of both */
+    json_t *conditions = ok ? conditionsMerged(currentConditions, wanted) : NULL;
+    json_decref(wanted);
+    ok = conditions != NULL;
     bool conditionsChanged = ok && (currentConditions != NULL ? !json_equal(conditions, currentConditions)
                                                               : json_array_size(conditions) > 0);
     if (conditionsChanged)
