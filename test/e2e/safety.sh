@@ -7,7 +7,8 @@
 #    spec.backups (a scale-down and a pod-template change in the same
 #    change); then, SAFETY_RUNS - 1 more times (default 9), back to two
 #    instances and again replicas: 1 together with another template change
-#    (a resources request). After each: one instance, Ready and Patroni's
+#    (a resources request), spec.backups kept (removing it would pause the
+#    cluster until authorizeBackupRemoval, which backups.sh tests). After each: one instance, Ready and Patroni's
 #    leader, on the StatefulSet and volume of the instance that was the
 #    leader before; every row written so far is there; the system
 #    identifier never changes;
@@ -73,8 +74,8 @@ condition() {
 	kn get postgrescluster "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}" 2>/dev/null
 }
 
-# orca REPLICAS CPU [EXTRA]: apply orca with REPLICAS instances whose database containers request CPU; EXTRA is
-# spliced into the spec (2 spaces in).
+# orca REPLICAS CPU [EXTRA]: apply orca with REPLICAS instances whose database containers request CPU; KEPT (spec
+# fields every later apply keeps) and EXTRA are spliced into the spec (2 spaces in).
 orca() {
 	cat >"$work/orca.yaml" <<-EOF
 		apiVersion: postgres-operator.crunchydata.com/v1beta1
@@ -92,6 +93,7 @@ orca() {
 		      dataVolumeClaimSpec:
 		        accessModes: [ReadWriteOnce]
 		        resources: {requests: {storage: 1Gi}}
+		${KEPT:-}
 		${3:-}
 	EOF
 	kubectl apply --server-side -f "$work/orca.yaml"
@@ -176,6 +178,7 @@ for run in $(seq 1 "$RUNS"); do
 	if [ "$run" = 1 ]; then
 		what="replicas: 1 and spec.backups added"
 		orca 1 10m "$BACKUPS" >/dev/null
+		KEPT=$BACKUPS # from now on: removing spec.backups would pause the cluster (backups.sh tests that)
 	else
 		what="replicas: 1 and a new resources request"
 		orca 1 "$((10 + run))m" >/dev/null
