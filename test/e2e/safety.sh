@@ -8,10 +8,10 @@
 #    change); then, SAFETY_RUNS - 1 more times (default 9), back to two
 #    instances and again replicas: 1 together with another template change
 #    (a resources request), spec.backups kept (removing it would pause the
-#    cluster until authorizeBackupRemoval, which backups.sh tests). After each: one instance, Ready and Patroni's
-#    leader, on the StatefulSet and volume of the instance that was the
-#    leader before; every row written so far is there; the system
-#    identifier never changes;
+#    cluster until authorizeBackupRemoval, which backups.sh tests). After
+#    each: one instance, Ready and Patroni's leader, on the StatefulSet and
+#    volume of the instance that was the leader before; every row written so
+#    far is there; the system identifier never changes;
 #  - data from elsewhere is never initialised empty: "standby" (spec.standby
 #    streaming from a host) and "clone" (spec.dataSource.postgresCluster of
 #    a cluster that does not exist; test/e2e/restore.sh clones real ones)
