@@ -47,8 +47,10 @@ fi
 hack/build-images.sh --import || echo "building or importing images failed; the e2e tier will fail" >&2
 # The e2e files share the namespace postgres-operator and the operator
 # image's tag: one run at a time on a machine, under a lock that an e2e file
-# run by hand takes too, and the image built inside it.
-flock /tmp/pgo-e2e.lock bash -c '
+# run by hand takes too, and the image built inside it. -o: the lock is
+# flock's own, so a cluster component an e2e file restarts does not inherit
+# it and hold it after the run.
+flock -o /tmp/pgo-e2e.lock bash -c '
 	make --no-print-directory operator-image >_out/operator-image.log 2>&1 ||
 		echo "building the operator image failed (see _out/operator-image.log); the e2e tier will fail" >&2
 	test/run.sh integration e2e' | tee _out/cluster-tiers.out
