@@ -8,7 +8,7 @@
  * is done, so a schedule never races the first backup; from then on it is kept up to date (a CronJob is mutable,
  * unlike a Job). concurrencyPolicy Forbid: a run that finds the previous one still going is skipped, pgBackRest
  * allowing one backup per stanza at a time anyway. suspend follows spec.shutdown and spec.standby.enabled, where PGO
- * stops scheduled backups.
+ * stops scheduled backups, and a restore under way (the instances stopped).
  *
  * The Jobs a CronJob starts are owned by the CronJob, not by the cluster, and carry its labels: the controller
  * gathers them by label for status.pgbackrest.scheduledBackups (backupScheduledStatus), and deletes a CronJob no
@@ -28,11 +28,12 @@ static const struct {
     {"incremental", "incr"},
 };
 
-/* Whether the cluster asks that its backups stop for now. */
+/* Whether backups stop for now: the cluster asks so, or a restore is under way (its instances are stopped, a backup
+ * would fail). */
 static bool schedulesSuspended(const ClusterModel *model)
 {
     const json_t *spec = json_object_get(model->cluster, "spec");
-    return json_is_true(json_object_get(spec, "shutdown")) ||
+    return model->restore != NULL || json_is_true(json_object_get(spec, "shutdown")) ||
            json_is_true(json_object_get(json_object_get(spec, "standby"), "enabled"));
 }
 

@@ -621,6 +621,15 @@ static void testSchedules(void **state)
     assert_false(clusterPgBackRestCronJobObsolete(&fixture.model, diff, objects));
     json_decref(objects);
 
+    /* A restore under way: suspended. */
+    ClusterRestore restore = {.startupInstance = INSTANCE};
+    fixture.model.restore = &restore;
+    objects = build(&fixture);
+    assert_true(json_is_true(
+        json_object_get(json_object_get(clusterObjectOf(objects, "CronJob", "hippo-repo1-full"), "spec"), "suspend")));
+    json_decref(objects);
+    fixture.model.restore = NULL;
+
     /* Shut down: suspended, and kept even if the status were lost. */
     json_object_set_new(json_object_get(fixture.cluster, "spec"), "shutdown", json_true());
     setStatus(&fixture, json_object());
