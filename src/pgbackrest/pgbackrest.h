@@ -48,9 +48,10 @@ bool clusterPgBackRestInstancePod(MemCtx *ctx, const ClusterModel *model, const 
  * pgbackrest-backup=scheduled in name order, for status.pgbackrest.scheduledBackups. NULL when out of memory. */
 json_t *clusterPgBackRestStatus(const ClusterModel *model, const json_t *scheduledJobs);
 
-/* Whether object (a cached CronJob controlled by the cluster) is a backup schedule no longer asked for, in objects
- * (this pass's intents): then the controller deletes it. */
-bool clusterPgBackRestCronJobObsolete(const ClusterModel *model, const json_t *object, const json_t *objects);
+/* Whether object (a cached CronJob controlled by the cluster) is a backup schedule of a cluster that has
+ * spec.backups.pgbackrest: then the controller deletes it when this pass's intents lack it (the schedule was
+ * removed). */
+bool clusterPgBackRestScheduleCronJob(const ClusterModel *model, const json_t *object);
 
 /* Whether cached Job job (controlled by the cluster) should be deleted; see the wiring notes above. */
 bool clusterPgBackRestJobObsolete(const ClusterModel *model, const json_t *job);

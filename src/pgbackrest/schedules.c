@@ -158,24 +158,12 @@ json_t *backupScheduledStatus(const json_t *jobs)
     return entries;
 }
 
-bool clusterPgBackRestCronJobObsolete(const ClusterModel *model, const json_t *object, const json_t *objects)
+bool clusterPgBackRestScheduleCronJob(const ClusterModel *model, const json_t *object)
 {
     Backup b;
-    const json_t *metadata = json_object_get(object, "metadata");
-    const char *name = backupStringAt(metadata, "name");
     /* Without spec.backups.pgbackrest nothing of pgBackRest's goes on its own: removing backups is authorised
      * separately. */
-    if (name == NULL || backupStringAt(json_object_get(metadata, "labels"), PGBACKREST_LABEL_CRONJOB) == NULL ||
-        !backupInit(model, &b))
-        return false;
-    size_t objIdx;
-    const json_t *intent;
-    json_array_foreach(objects, objIdx, intent)
-    {
-        const char *kind = backupStringAt(intent, "kind");
-        const char *intentName = backupStringAt(json_object_get(intent, "metadata"), "name");
-        if (kind != NULL && intentName != NULL && strcmp(kind, "CronJob") == 0 && strcmp(intentName, name) == 0)
-            return false;
-    }
-    return true;
+    return backupStringAt(json_object_get(json_object_get(object, "metadata"), "labels"), PGBACKREST_LABEL_CRONJOB) !=
+               NULL &&
+           backupInit(model, &b);
 }

@@ -588,6 +588,13 @@ static void testPatroni(void **state)
     clusterFixtureFree(&fixture);
 }
 
+/* What prune.c decides of a cached CronJob: a schedule of a cluster with backups that objects do not intend. */
+static bool cronJobObsolete(const ClusterModel *model, const json_t *object, const json_t *objects)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+    return clusterPgBackRestScheduleCronJob(model, object) && clusterObjectOf(objects, "CronJob", name) == NULL;
+}
+
 /* Schedules: no CronJob before the stanza and the replica-create backup; then one per schedule of a repository,
  * volume or cloud, kept up to date, suspended with spec.shutdown; a removed schedule's CronJob obsolete, none
  * without spec.backups; the Jobs they ran in status.pgbackrest.scheduledBackups. */
@@ -618,7 +625,7 @@ static void testSchedules(void **state)
     assert_null(clusterObjectOf(objects, "CronJob", "hippo-repo1-incr"));
     assert_non_null(clusterObjectOf(objects, "CronJob", "hippo-repo2-full"));
     cacheObjects(&fixture, objects);
-    assert_false(clusterPgBackRestCronJobObsolete(&fixture.model, diff, objects));
+    assert_false(cronJobObsolete(&fixture.model, diff, objects));
     json_decref(objects);
 
     /* A restore under way: suspended. */
@@ -646,10 +653,8 @@ static void testSchedules(void **state)
         0);
     json_object_del(json_object_get(repo1, "schedules"), "differential");
     objects = build(&fixture);
-    assert_true(clusterPgBackRestCronJobObsolete(&fixture.model,
-                                                 json_object_get(fixture.cache, "CronJob/hippo-repo1-diff"), objects));
-    assert_false(clusterPgBackRestCronJobObsolete(&fixture.model,
-                                                  json_object_get(fixture.cache, "CronJob/hippo-repo1-full"), objects));
+    assert_true(cronJobObsolete(&fixture.model, json_object_get(fixture.cache, "CronJob/hippo-repo1-diff"), objects));
+    assert_false(cronJobObsolete(&fixture.model, json_object_get(fixture.cache, "CronJob/hippo-repo1-full"), objects));
     json_decref(objects);
 
     /* The Jobs the schedules ran. */
@@ -675,8 +680,7 @@ static void testSchedules(void **state)
 
     /* Backups removed from the spec: nothing goes on its own. */
     json_object_del(json_object_get(fixture.cluster, "spec"), "backups");
-    assert_false(clusterPgBackRestCronJobObsolete(&fixture.model,
-                                                  json_object_get(fixture.cache, "CronJob/hippo-repo1-diff"), none));
+    assert_false(cronJobObsolete(&fixture.model, json_object_get(fixture.cache, "CronJob/hippo-repo1-diff"), none));
     json_decref(none);
     json_decref(jobs);
     clusterFixtureFree(&fixture);

@@ -44,8 +44,9 @@ StageResult stagePrune(ClusterRun *run)
             bool stalePdb = kinds[kindIdx] == kindPdb && !intended(run->objects, "PodDisruptionBudget", entry->name);
             /* Jobs only when pgBackRest says so: a finished Job is not re-emitted, yet must stay. */
             bool staleJob = kinds[kindIdx] == kindJob && clusterPgBackRestJobObsolete(model, entry->object);
-            bool staleCronJob =
-                kinds[kindIdx] == kindCronJob && clusterPgBackRestCronJobObsolete(model, entry->object, run->objects);
+            bool staleCronJob = kinds[kindIdx] == kindCronJob &&
+                                clusterPgBackRestScheduleCronJob(model, entry->object) &&
+                                !intended(run->objects, "CronJob", entry->name);
             /* Backups removed and the removal authorised (a pass without authorisation pauses in stageSpec). */
             bool staleBackup = !model->backups && labelOf(entry->object, PGBACKREST_LABEL) != NULL;
             if (!(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob || staleBackup))
