@@ -92,6 +92,7 @@ bool clusterModelFromSpec(MemCtx *ctx, const json_t *cluster, ClusterImageFn *im
         return errPrefix(err, "cannot read the PostgresCluster");
     model->uid = uid;
     model->backups = json_is_object(json_object_get(json_object_get(spec, "backups"), "pgbackrest"));
+    model->power.shutdown = json_is_true(json_object_get(spec, "shutdown"));
     if (model->patroniLoopWait < 1 || model->patroniTtl < 2 * model->patroniLoopWait)
         return errSet(err, errInvalidArgument,
                       "spec.patroni.leaderLeaseDurationSeconds (%lld) must be at least twice syncPeriodSeconds (%lld)",

@@ -846,11 +846,12 @@ static bool buildRepoHost(const Backup *b, json_t *objects, Err *err)
                                  PGBACKREST_LABEL_DEDICATED, "");
     json_t *template = json_pack("{s:o, s:o}", "metadata", backupPodMetadata(b, backupLabels(b, labels), NULL), "spec",
                                  repoHostPodSpec(b));
-    json_t *spec = selector != NULL && template != NULL
-                       ? json_pack("{s:s, s:i, s:{s:O}, s:s, s:O, s:{s:s}}", "podManagementPolicy", "Parallel",
-                                   "replicas", 1, "selector", "matchLabels", selector, "serviceName", b->service,
-                                   "template", template, "updateStrategy", "type", "RollingUpdate")
-                       : NULL;
+    json_t *spec =
+        selector != NULL && template != NULL
+            ? json_pack("{s:s, s:i, s:{s:O}, s:s, s:O, s:{s:s}}", "podManagementPolicy", "Parallel", "replicas",
+                        b->model->power.shutdown ? 0 : 1, "selector", "matchLabels", selector, "serviceName",
+                        b->service, "template", template, "updateStrategy", "type", "RollingUpdate")
+            : NULL;
     json_decref(selector);
     json_decref(template);
     json_t *object = backupObject(b, "apps/v1", "StatefulSet", b->repoHost, backupLabels(b, labels));

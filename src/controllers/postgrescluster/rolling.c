@@ -49,6 +49,8 @@ static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *c
 StageResult stageRollout(ClusterRun *run)
 {
     const ClusterModel *model = &run->model;
+    if (model->power.none || model->power.onlyStartup)
+        return stageNext; /* instances stopping or starting one by one (shutdown.c): nothing to roll */
     ClusterRolloutMember *members = memCtxAlloc(run->reconcile->ctx, (model->instanceCount + 1) * sizeof(*members));
     Err err;
     if (members == NULL) {
