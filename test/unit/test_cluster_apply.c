@@ -167,6 +167,15 @@ static void testMemberStatusIsNoise(void **state)
                         "{\"status\":{\"phase\":\"Running\"}}"));
     assert_true(matters(clusterPodUpdateMatters, "{\"metadata\":{\"annotations\":{\"renewTime\":\"1\"}}}",
                         "{\"metadata\":{\"annotations\":{\"renewTime\":\"2\"}}}"));
+    /* Of the member status, a restart becoming pending, or done, matters; one staying pending does not. */
+    static const char pending1[] =
+        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"pending_restart\\\":true,\\\"xlog\\\":1}\"}}}";
+    static const char pending2[] =
+        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"pending_restart\\\":true,\\\"xlog\\\":2}\"}}}";
+    static const char running[] = "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"xlog\\\":3}\"}}}";
+    assert_true(matters(clusterPodUpdateMatters, running, pending1));
+    assert_true(matters(clusterPodUpdateMatters, pending2, running));
+    assert_false(matters(clusterPodUpdateMatters, pending1, pending2));
 }
 
 int main(void)

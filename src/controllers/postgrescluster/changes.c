@@ -1,5 +1,6 @@
 /* Which updates of watched objects are worth a reconcile: see changes.h. */
 #include "controllers/postgrescluster/changes.h"
+#include "controllers/postgrescluster/rollout.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -53,5 +54,6 @@ bool clusterEndpointsUpdateMatters(const json_t *oldObject, const json_t *newObj
 
 bool clusterPodUpdateMatters(const json_t *oldObject, const json_t *newObject)
 {
-    return changesMatter(oldObject, newObject, changesPodNoise, sizeof(changesPodNoise) / sizeof(changesPodNoise[0]));
+    return changesMatter(oldObject, newObject, changesPodNoise, sizeof(changesPodNoise) / sizeof(changesPodNoise[0])) ||
+           clusterRolloutPendingRestart(oldObject) != clusterRolloutPendingRestart(newObject);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shutdown, start and pause on the local cluster with the operator image
+# Administrative tasks on the local cluster with the operator image
 # (namespace postgres-operator, the seed's install), as a PGO user does them:
 # cluster "kiwi" with two instances and a volume repository with a weekly
 # full backup schedule.
@@ -16,9 +16,13 @@
 #    stays off the StatefulSets) and the only status written is PGO's
 #    condition Progressing False, reason Paused, "No spec changes will be
 #    applied and no other statuses will be updated."; paused: false applies
-#    the change and the condition goes.
+#    the change and the condition goes;
+#  - a Postgres parameter that needs a restart (shared_buffers, through
+#    spec.patroni.dynamicConfiguration): Patroni marks the members
+#    pending_restart, the instances are restarted one at a time, the
+#    replica first, and both run with the new value, the rows intact.
 #
-# Environment: SHUTDOWN_KEEP=1 leaves everything.
+# Environment: ADMIN_KEEP=1 leaves everything.
 # shellcheck source=../lib/tap.sh
 source "$(dirname "$0")/../lib/tap.sh"
 # shellcheck source=../lib/kube.sh
@@ -35,7 +39,7 @@ watcher=''
 
 cleanup() {
 	[ -z "$watcher" ] || kill "$watcher" 2>/dev/null
-	if [ "${SHUTDOWN_KEEP:-0}" != 1 ]; then
+	if [ "${ADMIN_KEEP:-0}" != 1 ]; then
 		kn delete postgrescluster kiwi --ignore-not-found --wait=true --timeout=180s >/dev/null 2>&1
 		uninstall_operator
 	fi
@@ -214,5 +218,28 @@ check "kubectl patch postgrescluster/kiwi --type merge --patch '{\"spec\":{\"pau
 check "the change is applied and Progressing is no longer Paused" 60 \
 	eval 'labelled && [ "$(condition Progressing reason)" != Paused ]'
 check "kiwi is Ready with its rows" 120 eval 'instances_ready kiwi 2 && [ "$(pgx -c "SELECT count(*) FROM fruit")" = 501 ]'
+
+# --- a parameter that needs a restart ----------------------------------------------
+
+# restarted VALUE: both instances Ready, each one's shared_buffers VALUE and no restart pending, the rows there.
+restarted() {
+	local pod value pending
+	instances_ready kiwi 2 || return 1
+	for pod in $(instance_pods kiwi); do
+		pod=$pod-0
+		value=$(kn exec "$pod" -c database -- psql -XAtq -d postgres -c 'SHOW shared_buffers' 2>&1)
+		pending=$(kn get pod "$pod" -o jsonpath='{.metadata.annotations.status}' | grep -o '"pending_restart": *true')
+		echo "$pod: shared_buffers $value ${pending:+(restart pending)}"
+		[ "$value" = "$1" ] && [ -z "$pending" ] || return 1
+	done
+	[ "$(pgx -c 'SELECT count(*) FROM fruit')" = 501 ]
+}
+start=$(now)
+check "shared_buffers 48MB in spec.patroni.dynamicConfiguration" 0 spec_patch \
+	'{"spec":{"patroni":{"dynamicConfiguration":{"postgresql":{"parameters":{"shared_buffers":"48MB"}}}}}}'
+check "the instances restart one by one and run with shared_buffers 48MB, the rows intact" 300 restarted 48MB
+comment "restarted with the new value in $(elapsed "$start") s"
+check "an Event says why each was restarted" 0 eval 'kn get events --field-selector reason=RollingUpdate \
+	-o jsonpath="{.items[*].message}" | grep -q "parameter change that takes effect only on a restart"'
 
 tap_done
