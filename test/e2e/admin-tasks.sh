@@ -226,7 +226,6 @@ restarted() {
 	local pod value pending
 	instances_ready kiwi 2 || return 1
 	for pod in $(instance_pods kiwi); do
-		pod=$pod-0
 		value=$(kn exec "$pod" -c database -- psql -XAtq -d postgres -c 'SHOW shared_buffers' 2>&1)
 		pending=$(kn get pod "$pod" -o jsonpath='{.metadata.annotations.status}' | grep -o '"pending_restart": *true')
 		echo "$pod: shared_buffers $value ${pending:+(restart pending)}"
