@@ -578,6 +578,34 @@ static void testStartedForgetsStartupInstance(void **state)
     json_decref(patch);
 }
 
+/* A cluster without backups: status.pgbackrest is {} as in PGO, made so by nulling what a former one had. */
+static void testNoBackupsStatusEmpty(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    reconcileOnce(fixture, NULL, 0,
+                  clusterWith(fixture, "", "{\"pgbackrest\":{\"repos\":[{\"name\":\"repo1\"}],\"repoHost\":{}}}"), "",
+                  leaderItem(fixture, NULL));
+    json_t *status = statusPatch(fixture);
+    const json_t *pgbackrest = json_object_get(status, "pgbackrest");
+    assert_true(json_is_object(pgbackrest));
+    assert_int_equal(json_object_size(pgbackrest), 2);
+    assert_true(json_is_null(json_object_get(pgbackrest, "repos")));
+    assert_true(json_is_null(json_object_get(pgbackrest, "repoHost")));
+    json_decref(status);
+}
+
+/* A new cluster without backups: status.pgbackrest is written as {}. */
+static void testNoBackupsStatusCreated(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    reconcileOnce(fixture, NULL, 0, clusterWith(fixture, "", NULL), "", leaderItem(fixture, NULL));
+    json_t *status = statusPatch(fixture);
+    const json_t *pgbackrest = json_object_get(status, "pgbackrest");
+    assert_true(json_is_object(pgbackrest));
+    assert_int_equal(json_object_size(pgbackrest), 0);
+    json_decref(status);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +621,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(testShutdownStopsPrimaryLast, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testStartupInstanceStartsAlone, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testStartedForgetsStartupInstance, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testNoBackupsStatusEmpty, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testNoBackupsStatusCreated, setUp, tearDown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

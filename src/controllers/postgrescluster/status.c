@@ -222,6 +222,25 @@ static StageResult statusPaused(ClusterRun *run)
     return stageEnd;
 }
 
+/* status.pgbackrest of a cluster without backups: {} as in PGO (never absent, never null), made from was (the
+ * current one, may be NULL) by a merge patch that nulls each of its members; *emptied when there is something to
+ * write. False when out of memory. */
+static bool statusPgBackRestEmpty(const json_t *was, json_t *status, bool *emptied)
+{
+    json_t *empty = json_object();
+    if (empty == NULL || json_object_set_new(status, "pgbackrest", empty) != 0)
+        return false;
+    *emptied = !json_is_object(was) || json_object_size(was) > 0;
+    const char *key;
+    json_t *value;
+    bool ok = true;
+    json_object_foreach((json_t *)(uintptr_t)was, key, value)
+    {
+        ok = ok && json_object_set_new(empty, key, json_null()) == 0;
+    }
+    return ok;
+}
+
 /* The status: what was observed (instances, Patroni, pgBackRest) and the conditions, written whenever it differs
  * from the cluster's, on every pass, also one whose stages failed (runFailed). */
 StageResult stageStatusWrite(ClusterRun *run)
@@ -239,13 +258,13 @@ StageResult stageStatusWrite(ClusterRun *run)
     json_t *wanted = status != NULL && (backrest != NULL || !run->modelReady) ? conditionsWanted(run, backrest) : NULL;
     const json_t *currentConditions = json_object_get(current, "conditions");
     const json_t *repos = json_object_get(backrest, "pgbackrest");
-    bool ok = wanted != NULL;
+    bool ok = wanted != NULL, emptied = false;
     if (ok && repos != NULL)
         ok = json_object_set(status, "pgbackrest", (json_t *)(uintptr_t)repos) == 0;
-    else if (ok && run->modelReady && json_object_get(current, "pgbackrest") != NULL)
-        ok = json_object_set_new(status, "pgbackrest", json_null()) == 0; /* a merge patch removes with null */
-    ok = ok && runRestoreStatus(run, status, wanted);                     /* restore.c: its part of both */
-    ok = ok && runPowerStatus(run, status);                               /* shutdown.c */
+    else if (ok && run->modelReady)
+        ok = statusPgBackRestEmpty(json_object_get(current, "pgbackrest"), status, &emptied);
+    ok = ok && runRestoreStatus(run, status, wanted); /* restore.c: its part of both */
+    ok = ok && runPowerStatus(run, status);           /* shutdown.c */
     json_t *conditions = ok ? conditionsMerged(currentConditions, wanted) : NULL;
     json_decref(wanted);
     ok = conditions != NULL;
@@ -261,8 +280,7 @@ StageResult stageStatusWrite(ClusterRun *run)
         runFailed(run, &err);
         return stageHandedOff;
     }
-    bool removal = json_is_null(json_object_get(status, "pgbackrest"));
-    if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
+    if (!conditionsChanged && !emptied && !clusterApplyNeeded(status, current)) {
         json_decref(status);
         if (run->stageFailed) {
             runEndFailed(run, false);
