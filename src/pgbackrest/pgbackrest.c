@@ -227,7 +227,7 @@ bool backupInit(const ClusterModel *model, Backup *b)
     snprintf(b->configMap, sizeof(b->configMap), "%s-pgbackrest-config", model->name);
     snprintf(b->secret, sizeof(b->secret), "%s-pgbackrest", model->name);
     snprintf(b->repoHost, sizeof(b->repoHost), "%s-repo-host", model->name);
-    snprintf(b->serviceAccount, sizeof(b->serviceAccount), "%s-repohost", model->name);
+    snprintf(b->serviceAccount, sizeof(b->serviceAccount), "%s-pgbackrest", model->name); /* PGO's name */
     snprintf(b->service, sizeof(b->service), "%s-pods", model->name);
     stanzaJobName(b, b->stanzaJob);
     const char *first = backupStringAt(json_array_get(b->repos, 0), "name");
