@@ -43,7 +43,7 @@ static bool modelSets(MemCtx *ctx, const json_t *spec, ClusterModel *model, Err 
         if (!json_is_object(entry) || !jsonFindStr(entry, "name", NULL, &name, err) ||
             !jsonFindInt64(entry, "replicas", 1, &replicas, err))
             return errPrefix(err, "spec.instances[%zu]", setIdx);
-        if (name == NULL) {
+        if (name == NULL || name[0] == '\0') { /* missing or empty: named by position, as PGO */
             char position[24];
             snprintf(position, sizeof(position), "%02zu", setIdx);
             name = modelCopy(ctx, position);
