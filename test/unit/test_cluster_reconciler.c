@@ -578,32 +578,34 @@ static void testStartedForgetsStartupInstance(void **state)
     json_decref(patch);
 }
 
+/* The status.pgbackrest patched for hippo without backups and with status (a JSON object, or NULL); a new reference. */
+static json_t *pgbackrestPatched(ReconcilerFixture *fixture, const char *status)
+{
+    reconcileOnce(fixture, NULL, 0, clusterWith(fixture, "", status), "", leaderItem(fixture, NULL));
+    json_t *patch = statusPatch(fixture);
+    json_t *pgbackrest = json_incref(json_object_get(patch, "pgbackrest"));
+    json_decref(patch);
+    assert_true(json_is_object(pgbackrest));
+    return pgbackrest;
+}
+
 /* A cluster without backups: status.pgbackrest is {} as in PGO, made so by nulling what a former one had. */
 static void testNoBackupsStatusEmpty(void **state)
 {
-    ReconcilerFixture *fixture = *state;
-    reconcileOnce(fixture, NULL, 0,
-                  clusterWith(fixture, "", "{\"pgbackrest\":{\"repos\":[{\"name\":\"repo1\"}],\"repoHost\":{}}}"), "",
-                  leaderItem(fixture, NULL));
-    json_t *status = statusPatch(fixture);
-    const json_t *pgbackrest = json_object_get(status, "pgbackrest");
-    assert_true(json_is_object(pgbackrest));
+    json_t *pgbackrest =
+        pgbackrestPatched(*state, "{\"pgbackrest\":{\"repos\":[{\"name\":\"repo1\"}],\"repoHost\":{}}}");
     assert_int_equal(json_object_size(pgbackrest), 2);
     assert_true(json_is_null(json_object_get(pgbackrest, "repos")));
     assert_true(json_is_null(json_object_get(pgbackrest, "repoHost")));
-    json_decref(status);
+    json_decref(pgbackrest);
 }
 
 /* A new cluster without backups: status.pgbackrest is written as {}. */
 static void testNoBackupsStatusCreated(void **state)
 {
-    ReconcilerFixture *fixture = *state;
-    reconcileOnce(fixture, NULL, 0, clusterWith(fixture, "", NULL), "", leaderItem(fixture, NULL));
-    json_t *status = statusPatch(fixture);
-    const json_t *pgbackrest = json_object_get(status, "pgbackrest");
-    assert_true(json_is_object(pgbackrest));
+    json_t *pgbackrest = pgbackrestPatched(*state, NULL);
     assert_int_equal(json_object_size(pgbackrest), 0);
-    json_decref(status);
+    json_decref(pgbackrest);
 }
 
 int main(void)
