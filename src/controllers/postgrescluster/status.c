@@ -94,6 +94,7 @@ static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
             (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0 ||
              strcmp(type, "PostgresDataInitialized") == 0 || strcmp(type, CLUSTER_CONDITION_RECONCILED) == 0 ||
              strcmp(type, CLUSTER_CONDITION_SPEC_APPLIED) == 0 || strcmp(type, CLUSTER_CONDITION_PROGRESSING) == 0);
+        stale = stale || (type != NULL && strcmp(type, "ProxyAvailable") == 0); /* pgbouncer.c's, while wanted */
         if (merged != NULL && (ours != NULL || !stale) &&
             json_array_append(merged, ours != NULL ? (json_t *)(uintptr_t)ours : condition) != 0) {
             json_decref(merged);
@@ -196,6 +197,8 @@ StageResult stageStatusWrite(ClusterRun *run)
     else if (ok && run->modelReady && json_object_get(current, "pgbackrest") != NULL)
         ok = json_object_set_new(status, "pgbackrest", json_null()) == 0; /* a merge patch removes with null */
     ok = ok && runRestoreStatus(run, status, wanted);                     /* restore.c: its part of both */
+    /* pgbouncer.c: its part of both */
+    ok = ok && (!run->modelReady || runPgBouncerStatus(run, status, wanted));
     json_t *conditions = ok ? conditionsMerged(currentConditions, wanted) : NULL;
     json_decref(wanted);
     ok = conditions != NULL;
@@ -212,6 +215,7 @@ StageResult stageStatusWrite(ClusterRun *run)
         return stageHandedOff;
     }
     bool removal = json_is_null(json_object_get(status, "pgbackrest"));
+    removal = removal || json_is_null(json_object_get(status, "proxy"));
     if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
         json_decref(status);
         if (run->stageFailed) {
