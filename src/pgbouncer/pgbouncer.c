@@ -427,8 +427,11 @@ static json_t *containers(const ClusterModel *model, const char *image)
     const json_t *sidecarResources =
         json_object_get(json_object_get(json_object_get(spec, "sidecars"), "pgbouncerConfig"), "resources");
     json_t *defaults = NULL;
-    if (sidecarResources == NULL && json_object_size(resources) > 0) /* PGO's, when PgBouncer has resources */
+    if (sidecarResources == NULL && json_object_size(resources) > 0) { /* PGO's, when PgBouncer has resources */
         sidecarResources = defaults = json_pack("{s:{s:s, s:s}}", "limits", "cpu", "5m", "memory", "16Mi");
+        if (defaults == NULL)
+            return NULL;
+    }
     json_t *pgbouncer = container(model, image, "pgbouncer",
                                   json_pack("[s, s]", "pgbouncer", PGBOUNCER_DIR "/" PGBOUNCER_INI), resources);
     bool ok = clusterPut(pgbouncer, "ports",
@@ -513,9 +516,8 @@ static json_t *podSpec(const ClusterModel *model, const char *image)
     json_t *pod = json_pack("{s:b, s:b, s:b}", "automountServiceAccountToken", 0, "enableServiceLinks", 0,
                             "shareProcessNamespace", 1);
     json_t *topology = NULL;
-    bool ok = clusterPut(pod, "containers", containers(model, image)) &&
+    bool ok = clusterPut(pod, "securityContext", security) && clusterPut(pod, "containers", containers(model, image)) &&
               clusterPut(pod, "volumes", json_pack("[o]", configVolume(model))) &&
-              clusterPut(pod, "securityContext", security) &&
               clusterPutCopy(pod, "affinity", json_object_get(spec, "affinity")) &&
               clusterPutCopy(pod, "tolerations", json_object_get(spec, "tolerations")) &&
               clusterPutCopy(pod, "priorityClassName", json_object_get(spec, "priorityClassName")) &&
