@@ -2,7 +2,8 @@
 # PgBouncer on the local cluster with the operator image (namespace
 # postgres-operator, the seed's install), as a PGO user runs it: cluster
 # "bouncy" (no backups) with spec.proxy.pgBouncer (one replica, transaction
-# pooling) and max_connections 20.
+# pooling) and max_connections 20; its user gets a schema of its own
+# (autoCreateUserSchema), since PUBLIC may not create in public.
 #
 #  - the objects: Deployment, Service, ConfigMap and Secret bouncy-pgbouncer,
 #    labelled cluster=bouncy and role=pgbouncer; the Deployment available,
@@ -70,6 +71,8 @@ bouncy() {
 		metadata:
 		  name: bouncy
 		  namespace: $NS
+		  annotations:
+		    $L/autoCreateUserSchema: "true"
 		spec:
 		  image: $IMAGE
 		  postgresVersion: 17
