@@ -208,6 +208,8 @@ check "pgbench -c 40 through PgBouncer (transaction pooling, pool 8, max_connect
 comment "through PgBouncer: $(grep -E '^tps' "$work/pgbench.out" | head -1)" \
 	"through PgBouncer: $(grep -E '^latency average' "$work/pgbench.out" | head -1)"
 direct_refused() {
+	echo "max_connections: $(dpsql -c 'SHOW max_connections')"
+	kn exec "$(pods_with_role bouncy master)" -c database -- patronictl show-config 2>&1 | grep -A3 parameters
 	cx pgbench -n -c 40 -j 4 -T 3 \
 		"$(secret_key bouncy-pguser-bouncy uri)?sslmode=verify-full&sslrootcert=/certs/root.crt" 2>&1 | tail -3
 	cx pgbench -n -c 40 -j 4 -T 3 \
