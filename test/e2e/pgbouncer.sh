@@ -2,7 +2,7 @@
 # PgBouncer on the local cluster with the operator image (namespace
 # postgres-operator, the seed's install), as a PGO user runs it: cluster
 # "bouncy" (no backups) with spec.proxy.pgBouncer (one replica, transaction
-# pooling) and max_connections 20; its user gets a schema of its own
+# pooling) and max_connections 25; its user gets a schema of its own
 # (autoCreateUserSchema), since PUBLIC may not create in public.
 #
 #  - the objects: Deployment, Service, ConfigMap and Secret bouncy-pgbouncer,
@@ -14,9 +14,9 @@
 #    sslmode=verify-full against the root CA (pgo-root-cacert): the query
 #    runs, and Postgres sees the PgBouncer pod's address as its client
 #    (inet_client_addr), over TLS: the proof it went through PgBouncer;
-#  - pgbench with 40 clients through PgBouncer (pool_mode transaction, pool
-#    of 8) runs with no failed transaction, where 40 clients straight to
-#    Postgres are refused (max_connections 20); the TPS of the run goes in a
+#  - pgbench with 50 clients through PgBouncer (pool_mode transaction, pool
+#    of 8) runs with no failed transaction, where 50 clients straight to
+#    Postgres are refused (max_connections 25); the TPS of the run goes in a
 #    comment;
 #  - the frontend certificate cleared from the Secret is issued anew, the
 #    sidecar pgbouncer-config logs that it sent SIGHUP, and a new
@@ -80,7 +80,7 @@ bouncy() {
 		    dynamicConfiguration:
 		      postgresql:
 		        parameters:
-		          max_connections: 20
+		          max_connections: 25
 		  instances:
 		    - name: instance1
 		      dataVolumeClaimSpec:
@@ -196,27 +196,26 @@ check "psql with pgbouncer-uri, verify-full: Postgres sees the PgBouncer pod as 
 check "pgbench -i straight to the primary" 0 \
 	cx pgbench -q -i -s 1 "$(secret_key bouncy-pguser-bouncy uri)?sslmode=verify-full&sslrootcert=/certs/root.crt"
 pgbench_through() {
-	cx pgbench -n -c 40 -j 4 -T 10 \
+	cx pgbench -n -c 50 -j 4 -T 10 \
 		"$(secret_key bouncy-pguser-bouncy pgbouncer-uri)?sslmode=verify-full&sslrootcert=/certs/root.crt" \
 		>"$work/pgbench.out" 2>&1
 	local rc=$?
 	grep -E 'clients|failed|tps|latency average' "$work/pgbench.out"
 	[ $rc = 0 ] && grep -q 'number of failed transactions: 0' "$work/pgbench.out"
 }
-check "pgbench -c 40 through PgBouncer (transaction pooling, pool 8, max_connections 20): no failure" 0 \
+check "pgbench -c 50 through PgBouncer (transaction pooling, pool 8, max_connections 25): no failure" 0 \
 	pgbench_through
 comment "through PgBouncer: $(grep -E '^tps' "$work/pgbench.out" | head -1)" \
 	"through PgBouncer: $(grep -E '^latency average' "$work/pgbench.out" | head -1)"
 direct_refused() {
 	echo "max_connections: $(dpsql -c 'SHOW max_connections')"
-	kn exec "$(pods_with_role bouncy master)" -c database -- patronictl show-config 2>&1 | grep -A3 parameters
-	cx pgbench -n -c 40 -j 4 -T 3 \
+	cx pgbench -n -c 50 -j 4 -T 3 \
 		"$(secret_key bouncy-pguser-bouncy uri)?sslmode=verify-full&sslrootcert=/certs/root.crt" 2>&1 | tail -3
-	cx pgbench -n -c 40 -j 4 -T 3 \
+	cx pgbench -n -c 50 -j 4 -T 3 \
 		"$(secret_key bouncy-pguser-bouncy uri)?sslmode=verify-full&sslrootcert=/certs/root.crt" 2>&1 |
 		grep -qE 'too many clients|remaining connection slots'
 }
-check "the same 40 clients straight to Postgres are refused (too many clients)" 0 direct_refused
+check "the same 50 clients straight to Postgres are refused (too many clients)" 0 direct_refused
 
 # --- the frontend certificate renewed ------------------------------------------------------
 
