@@ -2,7 +2,8 @@
 # PgBouncer on the local cluster with the operator image (namespace
 # postgres-operator, the seed's install), as a PGO user runs it: cluster
 # "bouncy" (no backups) with spec.proxy.pgBouncer (one replica, transaction
-# pooling) and max_connections 25; its user gets a schema of its own
+# pooling) and max_connections 25 (Patroni's floor: it replaces a lower value
+# with 100); its user gets a schema of its own
 # (autoCreateUserSchema), since PUBLIC may not create in public.
 #
 #  - the objects: Deployment, Service, ConfigMap and Secret bouncy-pgbouncer,
