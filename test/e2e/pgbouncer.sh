@@ -209,12 +209,12 @@ check "pgbench -c 50 through PgBouncer (transaction pooling, pool 8, max_connect
 comment "through PgBouncer: $(grep -E '^tps' "$work/pgbench.out" | head -1)" \
 	"through PgBouncer: $(grep -E '^latency average' "$work/pgbench.out" | head -1)"
 direct_refused() {
+	local out
 	echo "max_connections: $(dpsql -c 'SHOW max_connections')"
-	cx pgbench -n -c 50 -j 4 -T 3 \
-		"$(secret_key bouncy-pguser-bouncy uri)?sslmode=verify-full&sslrootcert=/certs/root.crt" 2>&1 | tail -3
-	cx pgbench -n -c 50 -j 4 -T 3 \
-		"$(secret_key bouncy-pguser-bouncy uri)?sslmode=verify-full&sslrootcert=/certs/root.crt" 2>&1 |
-		grep -qE 'too many clients|remaining connection slots'
+	out=$(cx pgbench -n -c 50 -j 4 -T 3 \
+		"$(secret_key bouncy-pguser-bouncy uri)?sslmode=verify-full&sslrootcert=/certs/root.crt" 2>&1)
+	tail -3 <<<"$out"
+	grep -qE 'too many clients|remaining connection slots' <<<"$out"
 }
 check "the same 50 clients straight to Postgres are refused (too many clients)" 0 direct_refused
 
