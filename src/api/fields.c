@@ -133,7 +133,7 @@ static const ClusterField fieldsTable[] = {
     {"spec.postGISVersion", fieldNotActedOn, fieldWhenNonEmpty},
     {"spec.postgresVersion", fieldActedOn, fieldWhenPresent},
     {"spec.proxy", fieldDescend, fieldWhenPresent},
-    {"spec.proxy.pgBouncer", fieldNotActedOn, fieldWhenPresent},
+    {"spec.proxy.pgBouncer", fieldActedOn, fieldWhenPresent}, /* pgbouncer/: the Deployment and its objects */
     {"spec.replicaService", fieldActedOn, fieldWhenPresent},
     {"spec.service", fieldActedOn, fieldWhenPresent},
     {"spec.shutdown", fieldActedOn, fieldWhenPresent}, /* shutdown.c */

@@ -102,6 +102,8 @@ bool clusterModelFromSpec(MemCtx *ctx, const json_t *cluster, ClusterImageFn *im
         snprintf(name, sizeof(name), "POSTGRES_%lld", (long long)model->postgresVersion);
         model->image = images(imagesArg, name);
     }
+    if (images != NULL)
+        model->pgbouncerImage = images(imagesArg, "PGBOUNCER");
     return modelSets(ctx, spec, model, err);
 }
 

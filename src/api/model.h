@@ -87,6 +87,9 @@ typedef struct ClusterModel {
     bool backups;            /* spec.backups.pgbackrest is set: WAL is archived with pgBackRest */
     const char *domain;      /* the cluster domain without trailing dot, "cluster.local" */
 
+    /* RELATED_IMAGE_PGBOUNCER, or NULL (spec.proxy.pgBouncer.image wins). */
+    const char *pgbouncerImage;
+
     /* Patroni timing (spec.patroni): leaderLeaseDurationSeconds (ttl), syncPeriodSeconds (loop_wait), and the
      * retry_timeout we derive (see patroni builder). */
     int64_t patroniTtl;

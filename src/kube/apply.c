@@ -19,6 +19,7 @@ static const ApplyKind applyKinds[] = {
     {"v1", "Secret", {"", "v1", "secrets", true}},
     {"v1", "Service", {"", "v1", "services", true}},
     {"v1", "ServiceAccount", {"", "v1", "serviceaccounts", true}},
+    {"apps/v1", "Deployment", {"apps", "v1", "deployments", true}},
     {"apps/v1", "StatefulSet", {"apps", "v1", "statefulsets", true}},
     {"batch/v1", "Job", {"batch", "v1", "jobs", true}},
     {"batch/v1", "CronJob", {"batch", "v1", "cronjobs", true}},

@@ -95,6 +95,11 @@ static const char *const patroniHbaMandatory[] = {
     "host all \"" PATRONI_REPLICATION "\" all reject",
 };
 
+/* PgBouncer's lines, PGO's (the role is pgbouncer/pgbouncer.h's PGBOUNCER_ROLE: a component does not include
+ * another). */
+#define PATRONI_HBA_PGBOUNCER_TLS    "hostssl all \"_crunchypgbouncer\" all scram-sha-256"
+#define PATRONI_HBA_PGBOUNCER_REJECT "host all \"_crunchypgbouncer\" all reject"
+
 /* First in pg_ident.conf, so that the list Patroni writes is never empty. */
 #define PATRONI_IDENT_HEADER "# spec.patroni.dynamicConfiguration.postgresql.pg_ident"
 
@@ -433,8 +438,13 @@ static json_t *patroniHba(MemCtx *ctx, const ClusterModel *model, const json_t *
     size_t mandatory = sizeof(patroniHbaMandatory) / sizeof(patroniHbaMandatory[0]);
     for (size_t lineIdx = 0; ok && lineIdx < mandatory; lineIdx++)
         ok = clusterPush(hba, json_string(patroniHbaMandatory[lineIdx]));
+    /* PgBouncer's role (pgbouncer/pgbouncer.h): only over TLS with its password, and only while PgBouncer is on. */
+    if (ok && json_is_object(json_object_get(specField(model, "proxy"), "pgBouncer")))
+        ok = clusterPush(hba, json_string(PATRONI_HBA_PGBOUNCER_TLS)) &&
+             clusterPush(hba, json_string(PATRONI_HBA_PGBOUNCER_REJECT));
     if (!ok)
         goto oom;
+    mandatory = json_array_size(hba);
 
     const json_t *rules = json_object_get(specField(model, "authentication"), "rules");
     for (size_t ruleIdx = 0; ruleIdx < json_array_size(rules); ruleIdx++) {

@@ -89,7 +89,8 @@ static void testResources(void **state)
     assert_non_null(clusterResourceOf("v1", "Endpoints"));
     assert_non_null(clusterResourceOf("rbac.authorization.k8s.io/v1", "RoleBinding"));
     assert_null(clusterResourceOf("v1", "StatefulSet"));
-    assert_null(clusterResourceOf("apps/v1", "Deployment"));
+    assert_non_null(clusterResourceOf("apps/v1", "Deployment"));
+    assert_null(clusterResourceOf("v1", "Deployment"));
 }
 
 static void testInstanceNames(void **state)

@@ -376,7 +376,7 @@ static void testStatuses(void **state)
         {"spec.dataSource.pgbackrest", fieldDataElsewhere},
         {"spec.dataSource.volumes", fieldDataElsewhere},
         {"spec.backups.pgbackrest.repos[].schedules", fieldActedOn},
-        {"spec.proxy.pgBouncer", fieldNotActedOn},
+        {"spec.proxy.pgBouncer", fieldActedOn},
         {"spec.monitoring", fieldNotActedOn},
         {"spec.userInterface", fieldNotActedOn},
         {"spec.shutdown", fieldActedOn},
@@ -492,7 +492,7 @@ static void testReported(void **state)
                      " \"standby\": {\"enabled\": true, \"repoName\": \"repo1\"},"
                      " \"dataSource\": {\"postgresCluster\": {\"clusterName\": \"rhino\", \"repoName\": \"repo1\"}}}}",
         "{\"notActedOn\": [\"metadata.annotations[\\\"postgres-operator.crunchydata.com/trigger-switchover\\\"]\","
-        " \"spec.monitoring\", \"spec.proxy.pgBouncer\"], \"dataElsewhere\": [\"spec.standby\"]}");
+        " \"spec.monitoring\"], \"dataElsewhere\": [\"spec.standby\"]}");
 
     /* The other reportable fields, each with a value that asks for something. */
     assertReport(CLUSTER_HEAD

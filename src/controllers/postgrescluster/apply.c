@@ -9,6 +9,7 @@
 #include "patroni/config.h"
 #include "pgbackrest/pgbackrest.h"
 #include "pgbackrest/restore.h"
+#include "pgbouncer/pgbouncer.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,9 +18,9 @@
 static bool runBuild(ClusterRun *run, Err *err)
 {
     static ClusterBuildFn *const builders[] = {
-        clusterBuildCertificates,  clusterBuildInstanceRbac,      clusterBuildServices,
-        clusterBuildPatroniConfig, clusterBuildUserSecrets,       clusterBuildInstances,
-        clusterBuildPgBackRest,    clusterBuildDisruptionBudgets, clusterBuildPgBackRestRestore,
+        clusterBuildCertificates,      clusterBuildInstanceRbac, clusterBuildServices,   clusterBuildPatroniConfig,
+        clusterBuildUserSecrets,       clusterBuildInstances,    clusterBuildPgBackRest, clusterBuildDisruptionBudgets,
+        clusterBuildPgBackRestRestore, clusterBuildPgBouncer,
     };
     ClusterModel *model = &run->model;
     const StoreEntry *ha;

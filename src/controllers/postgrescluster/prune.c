@@ -18,12 +18,14 @@ static bool modelHasInstance(const ClusterModel *model, const char *name)
 /* Prune: what the cluster controls but no longer wants. The objects of instances beyond the sets' replicas
  * (StatefulSet, its PVCs, ConfigMap and certificate Secret, all labelled with the instance), PodDisruptionBudgets of
  * sets that no longer need one, the Secrets of users no longer in spec.users, pgBackRest's Jobs it is done with and
- * the CronJobs of schedules removed, and everything of pgBackRest's once spec.backups is gone (authorised: see
- * spec.c). Roles in Postgres stay. */
+ * the CronJobs of schedules removed, everything of pgBackRest's once spec.backups is gone (authorised: see
+ * spec.c), and PgBouncer's objects (labelled role "pgbouncer") no longer intended. Roles in Postgres stay (but
+ * PgBouncer's, which pgbouncer.c drops). */
 StageResult stagePrune(ClusterRun *run)
 {
-    static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc, kindConfigMap, kindSecret,
-                                           kindPdb,         kindJob, kindCronJob,   kindServiceAccount};
+    static const ClusterKindIdx kinds[] = {kindStatefulSet, kindPvc,    kindConfigMap, kindSecret,
+                                           kindPdb,         kindJob,    kindCronJob,   kindServiceAccount,
+                                           kindDeployment,  kindService};
     const ClusterModel *model = &run->model;
     Err err;
     for (size_t kindIdx = 0; kindIdx < sizeof(kinds) / sizeof(kinds[0]); kindIdx++) {
@@ -53,7 +55,13 @@ StageResult stagePrune(ClusterRun *run)
                                 !intended(run->objects, "ServiceAccount", entry->name);
             /* Backups removed and the removal authorised (a pass without authorisation pauses in stageSpec). */
             bool staleBackup = !model->backups && labelOf(entry->object, PGBACKREST_LABEL) != NULL;
-            if (!(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob || staleAccount || staleBackup))
+            /* PgBouncer's objects once spec.proxy.pgBouncer is gone (or the PDB once not wanted). */
+            bool stalePgBouncer = role != NULL && strcmp(role, "pgbouncer") == 0 &&
+                                  !intended(run->objects, clusterWatches[kinds[kindIdx]].kind, entry->name);
+            bool pgbouncerOnly = kinds[kindIdx] == kindDeployment || kinds[kindIdx] == kindService;
+            if (pgbouncerOnly ? !stalePgBouncer
+                              : !(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob ||
+                                  staleAccount || staleBackup || stalePgBouncer))
                 continue;
             run->prunedInstances = run->prunedInstances || surplusInstance;
             if (!runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {

@@ -121,7 +121,9 @@ static const ClusterStage clusterStages[] = {
     {"Patroni", stageDcs},        /* Patroni's dynamic configuration */
     {"Prune", stagePrune},        /* surplus instances (while Patroni has a leader); skips the next when it does */
     {"Rollout", stageRollout},    /* one step of the rolling update */
-    {"Users", stageUsersRun},     /* the users' SQL over libpq; goes to Status by itself */
+    {"Users", stageUsersRun},     /* the users' SQL over libpq; goes on by itself */
+    {"Proxy", stageProxyKeys},    /* the users' Secrets rid of PgBouncer's keys no longer wanted (pgbouncer.c) */
+    {"Proxy", stageProxySql},     /* the SQL behind PgBouncer's auth_query; goes to Status by itself */
     {"Status", stageStatusWrite}, /* the status, also after a failure; then the reconcile ends */
 };
 
@@ -148,6 +150,11 @@ static void runStage(ClusterRun *run, const ClusterStage *stage)
         return;
     run->after = result;
     runAfterBatch(run);
+}
+
+void runNextStage(ClusterRun *run)
+{
+    runStage(run, run->current + 1);
 }
 
 void stageStatus(ClusterRun *run)

@@ -11,6 +11,7 @@
  *     restore.c   stageRestore: a clone's source and an in-place restore's steps (runDataSource, runRestorePlan)
  *     shutdown.c  no stage: which instances run while the cluster shuts down or starts again (runPowerPlan)
  *     users.c     stageUsersRun: the users' SQL over libpq
+ *     pgbouncer.c stageProxyKeys, stageProxySql: PgBouncer's keys in the users' Secrets, its SQL
  *     status.c    stageStatusWrite: the status, also after a failure
  *     observe.c   no stage: the instances the cluster has and keeps, and which is the primary
  *     watches.c   no stage: the kinds watched, and the cache read through them
@@ -24,6 +25,7 @@
 #include "api/objects.h"
 #include "controllers/postgrescluster/reconciler.h"
 #include "kube/request.h"
+#include "pgbouncer/pgbouncer.h"
 #include "pgsql/session.h"
 #include "postgres/users.h"
 
@@ -43,6 +45,7 @@ typedef enum ClusterKindIdx {
     kindPdb,
     kindJob,
     kindCronJob,
+    kindDeployment,
     kindCount,
 } ClusterKindIdx;
 
@@ -149,6 +152,8 @@ struct ClusterRun {
     bool powerDecided;  /* shutdown.c: runPowerPlan ran this pass */
     bool paused;        /* spec.paused: nothing applied, the status says so alone */
     int64_t requeueMs;  /* a pass that ends well comes back after this long (0: only on a change) */
+    char pgbouncerRevision[CLUSTER_PGBOUNCER_REVISION_SIZE]; /* PgBouncer's SQL just installed, or "" */
+    bool pgbouncerRemoved;                                   /* PgBouncer's SQL just removed */
 };
 
 /* --- reconciler.c: the batch of calls, and leaving the table --- */
@@ -181,8 +186,11 @@ void runFailed(ClusterRun *run, const Err *err);
  * else at debug: an earlier pass said it already). */
 void runEndFailed(ClusterRun *run, bool statusWritten);
 
-/* The status stage, now, whatever the table's position: for a stage that goes there by itself (the users'). */
+/* The status stage, now, whatever the table's position: for a stage that goes there by itself (PgBouncer's SQL). */
 void stageStatus(ClusterRun *run);
+
+/* The stage after the current one, now: for a stage that goes on by itself once its session ends (the users'). */
+void runNextStage(ClusterRun *run);
 
 /* Records an Event about the cluster (a failure to is logged). */
 void runEvent(ClusterRun *run, EventType type, const char *reason, const char *message);
@@ -226,6 +234,12 @@ void runPowerPlan(ClusterRun *run);
  * memory. */
 bool runPowerStatus(ClusterRun *run, json_t *status) MUST_CHECK;
 
+/* users.c: the connection of the operator's role to the primary (see users.c), for the SQL of a stage. */
+bool runOperatorTarget(ClusterRun *run, PgTarget *target, Err *err) MUST_CHECK;
+
+/* pgbouncer.c: the status's part of PgBouncer (status, the conditions wanted, both modified). */
+bool runPgBouncerStatus(ClusterRun *run, json_t *status, json_t *conditions) MUST_CHECK;
+
 /* status.c: the condition of type in conditions, or NULL. */
 const json_t *conditionOf(const json_t *conditions, const char *type);
 
@@ -241,6 +255,8 @@ StageResult stageDcs(ClusterRun *run);
 StageResult stagePrune(ClusterRun *run);
 StageResult stageRollout(ClusterRun *run);
 StageResult stageUsersRun(ClusterRun *run);
+StageResult stageProxyKeys(ClusterRun *run);
+StageResult stageProxySql(ClusterRun *run);
 StageResult stageStatusWrite(ClusterRun *run);
 
 /* delete.c: the deletion's stages, and whether the cluster has our finalizer. */

@@ -47,6 +47,7 @@
 
 #include "common/base64.h"
 #include "common/strbuf.h"
+#include "pgbouncer/pgbouncer.h"
 #include "pgsql/scram.h"
 #include "pki/names.h"
 
@@ -396,9 +397,10 @@ static bool usersUri(MemCtx *ctx, const UserSpec *user, ClusterBytes password, c
 }
 
 /* jdbc-uri: jdbc:postgresql://<host>:<port>/<database>?password=<password>&user=<user> (query keys sorted, as
- * url.Values.Encode sorts them). */
-static bool usersJdbcUri(MemCtx *ctx, const UserSpec *user, ClusterBytes password, const char *hostPort, char **out,
-                         Err *err)
+ * url.Values.Encode sorts them); through PgBouncer (pooled) also prepareThreshold=0, as PGO: server-side prepared
+ * statements do not survive transaction pooling. */
+static bool usersJdbcUri(MemCtx *ctx, const UserSpec *user, ClusterBytes password, const char *hostPort, bool pooled,
+                         char **out, Err *err)
 {
     StrBuf buf;
     strBufInit(&buf, ctx, SECRETS_URI_MAX);
@@ -406,9 +408,33 @@ static bool usersJdbcUri(MemCtx *ctx, const UserSpec *user, ClusterBytes passwor
               usersEscape(&buf, user->database, strlen(user->database), USERS_ESCAPE_PATH, false, err) &&
               strBufAppendStr(&buf, "?password=", err) &&
               usersEscape(&buf, password.data, password.len, USERS_ESCAPE_QUERY, true, err) &&
-              strBufAppendStr(&buf, "&user=", err) &&
+              (!pooled || strBufAppendStr(&buf, "&prepareThreshold=0", err)) && strBufAppendStr(&buf, "&user=", err) &&
               usersEscape(&buf, user->name, strlen(user->name), USERS_ESCAPE_QUERY, true, err);
     *out = buf.data;
+    return ok;
+}
+
+/* pgbouncer-host, pgbouncer-port and, with a database, pgbouncer-uri and pgbouncer-jdbc-uri: the same user reached
+ * through Service <cluster>-pgbouncer. */
+static bool usersPgBouncerKeys(MemCtx *ctx, const ClusterModel *model, const UserSpec *user, ClusterBytes password,
+                               json_t *data, Err *err)
+{
+    char *host = memCtxPrintf(ctx, "%s-pgbouncer.%s.svc", model->name, model->namespace);
+    char *port = memCtxPrintf(ctx, "%" PRId64, clusterPgBouncerPort(model));
+    char *hostPort = host != NULL && port != NULL ? memCtxPrintf(ctx, "%s:%s", host, port) : NULL;
+    if (hostPort == NULL)
+        return errSet(err, errOutOfMemory, "cannot allocate a user secret");
+    bool ok =
+        secretSetStr(ctx, data, "pgbouncer-host", host, err) && secretSetStr(ctx, data, "pgbouncer-port", port, err);
+    if (ok && user->database != NULL) {
+        char *uri = NULL, *jdbcUri = NULL;
+        ok = usersUri(ctx, user, password, hostPort, &uri, err) &&
+             usersJdbcUri(ctx, user, password, hostPort, true, &jdbcUri, err) &&
+             secretSetStr(ctx, data, "pgbouncer-uri", uri, err) &&
+             secretSetStr(ctx, data, "pgbouncer-jdbc-uri", jdbcUri, err);
+        memCtxRelease(uri);
+        memCtxRelease(jdbcUri);
+    }
     return ok;
 }
 
@@ -473,12 +499,14 @@ static bool usersSecret(MemCtx *ctx, const ClusterModel *model, const UserSpec *
     if (ok && user->database != NULL) {
         char *uri = NULL, *jdbcUri = NULL;
         ok = usersUri(ctx, user, password, hostPort, &uri, err) &&
-             usersJdbcUri(ctx, user, password, hostPort, &jdbcUri, err) &&
+             usersJdbcUri(ctx, user, password, hostPort, false, &jdbcUri, err) &&
              secretSetStr(ctx, data, "dbname", user->database, err) && secretSetStr(ctx, data, "uri", uri, err) &&
              secretSetStr(ctx, data, "jdbc-uri", jdbcUri, err);
         memCtxRelease(uri);
         memCtxRelease(jdbcUri);
     }
+    if (ok && clusterPgBouncerEnabled(model))
+        ok = usersPgBouncerKeys(ctx, model, user, password, data, err);
     if (!ok) {
         json_decref(data);
         return errPrefix(err, "secret %s", secretName);

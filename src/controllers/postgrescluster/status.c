@@ -94,6 +94,7 @@ static json_t *conditionsMerged(const json_t *current, const json_t *wanted)
             (strcmp(type, "Observed") == 0 || strncmp(type, "PGBackRest", 10) == 0 ||
              strcmp(type, "PostgresDataInitialized") == 0 || strcmp(type, CLUSTER_CONDITION_RECONCILED) == 0 ||
              strcmp(type, CLUSTER_CONDITION_SPEC_APPLIED) == 0 || strcmp(type, CLUSTER_CONDITION_PROGRESSING) == 0);
+        stale = stale || (type != NULL && strcmp(type, "ProxyAvailable") == 0); /* pgbouncer.c's, while wanted */
         if (merged != NULL && (ours != NULL || !stale) &&
             json_array_append(merged, ours != NULL ? (json_t *)(uintptr_t)ours : condition) != 0) {
             json_decref(merged);
@@ -263,8 +264,9 @@ StageResult stageStatusWrite(ClusterRun *run)
         ok = json_object_set(status, "pgbackrest", (json_t *)(uintptr_t)repos) == 0;
     else if (ok && run->modelReady)
         ok = statusPgBackRestEmpty(json_object_get(current, "pgbackrest"), status, &emptied);
-    ok = ok && runRestoreStatus(run, status, wanted); /* restore.c: its part of both */
-    ok = ok && runPowerStatus(run, status);           /* shutdown.c */
+    ok = ok && runRestoreStatus(run, status, wanted);                         /* restore.c: its part of both */
+    ok = ok && runPowerStatus(run, status);                                   /* shutdown.c */
+    ok = ok && (!run->modelReady || runPgBouncerStatus(run, status, wanted)); /* pgbouncer.c: its part of both */
     json_t *conditions = ok ? conditionsMerged(currentConditions, wanted) : NULL;
     json_decref(wanted);
     ok = conditions != NULL;
@@ -280,7 +282,8 @@ StageResult stageStatusWrite(ClusterRun *run)
         runFailed(run, &err);
         return stageHandedOff;
     }
-    if (!conditionsChanged && !emptied && !clusterApplyNeeded(status, current)) {
+    bool removal = emptied || json_is_null(json_object_get(status, "proxy"));
+    if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
         json_decref(status);
         if (run->stageFailed) {
             runEndFailed(run, false);

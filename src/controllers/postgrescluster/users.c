@@ -60,7 +60,7 @@ static void usersDone(void *arg, const Err *err)
     }
     logInfo(run->reconciler->log, "users reconciled", logStr("namespace", run->model.namespace),
             logStr("name", run->model.name), logStr("revision", run->usersRevision));
-    stageStatus(run);
+    runNextStage(run);
 }
 
 /* A client certificate CLUSTER_OPERATOR_CN from the root in this reconcile's intents, and the CA that signed the
@@ -90,6 +90,31 @@ static bool usersClientCert(ClusterRun *run, const char **caPem, char **certPem,
            pkiKeyEncodePem(run->reconcile->ctx, leaf.key, pkiKeyFormatPkcs8, keyPem, &keyLen, err);
 }
 
+bool runOperatorTarget(ClusterRun *run, PgTarget *target, Err *err)
+{
+    const char *caPem = NULL;
+    char *certPem = NULL, *keyPem = NULL;
+    char *host = memCtxPrintf(run->reconcile->ctx, "%s-primary.%s.svc", run->model.name, run->model.namespace);
+    if (host == NULL)
+        return errSet(err, errOutOfMemory, "out of memory connecting to Postgres");
+    if (!usersClientCert(run, &caPem, &certPem, &keyPem, err))
+        return false;
+    *target = (PgTarget){
+        .hostaddr = run->model.haClusterIP,
+        .host = host,
+        .port = (int)run->model.port,
+        .user = CLUSTER_OPERATOR_CN,
+        .password = run->model.operatorPassword,
+        .caPem = caPem,
+        .certPem = certPem,
+        .keyPem = keyPem,
+        /* The user's server certificate names what the user wants, maybe none of our Services (postgres.h). */
+        .verifyCaOnly = json_is_object(json_object_get(json_object_get(run->cluster, "spec"), "customTLSSecret")),
+        .readWrite = true,
+    };
+    return true;
+}
+
 static void stageUsers(ClusterRun *run)
 {
     run->stage = "Users";
@@ -105,40 +130,24 @@ static void stageUsers(ClusterRun *run)
     if (sql.batchCount == 0 || (current != NULL && strcmp(current, sql.revision) == 0) ||
         run->model.haClusterIP == NULL || !runHasLeader(run)) {
         /* Nothing to do, or no primary yet: its Endpoints changing brings the cluster back. */
-        stageStatus(run);
+        runNextStage(run);
         return;
     }
     memcpy(run->usersRevision, sql.revision, sizeof(run->usersRevision));
-    const char *caPem = NULL;
-    char *certPem = NULL, *keyPem = NULL;
-    char host[600];
-    snprintf(host, sizeof(host), "%s-primary.%s.svc", run->model.name, run->model.namespace);
-    if (!usersClientCert(run, &caPem, &certPem, &keyPem, &err)) {
+    PgTarget target;
+    if (!runOperatorTarget(run, &target, &err)) {
         if (err.code == errInvalidArgument)
             runEvent(run, eventWarning, "UsersNotReconciled", err.message);
         runFailed(run, &err);
         return;
     }
-    PgTarget target = {
-        .hostaddr = run->model.haClusterIP,
-        .host = host,
-        .port = (int)run->model.port,
-        .user = CLUSTER_OPERATOR_CN,
-        .password = run->model.operatorPassword,
-        .caPem = caPem,
-        .certPem = certPem,
-        .keyPem = keyPem,
-        /* The user's server certificate names what the user wants, maybe none of our Services (postgres.h). */
-        .verifyCaOnly = json_is_object(json_object_get(json_object_get(run->cluster, "spec"), "customTLSSecret")),
-        .readWrite = true,
-    };
     if (!pgSessionStart(run->reconcile->ctx, run->reconciler->loop, &target, sql.batches, sql.batchCount, usersDone,
                         run, &run->session, &err))
         runFailed(run, &err);
 }
 
-/* The users' stage goes to the status by itself: at once when there is nothing to run, else when its session ends
- * (usersDone); a failure goes there through runFailed. */
+/* The users' stage goes on to the next stage by itself: at once when there is nothing to run, else when its session
+ * ends (usersDone); a failure goes to the status through runFailed. */
 StageResult stageUsersRun(ClusterRun *run)
 {
     stageUsers(run);

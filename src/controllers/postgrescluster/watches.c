@@ -31,6 +31,8 @@ const ClusterWatch clusterWatches[kindCount] = {
      * CronJob's. */
     [kindJob] = {"Job", {"batch", "v1", "jobs", true}, false, true},
     [kindCronJob] = {"CronJob", {"batch", "v1", "cronjobs", true}, true, true},
+    /* PgBouncer's: its Available condition is the cluster's ProxyAvailable. */
+    [kindDeployment] = {"Deployment", {"apps", "v1", "deployments", true}, true, true},
 };
 
 const json_t *reconcilerLookup(void *arg, const char *kind, const char *namespace, const char *name)
