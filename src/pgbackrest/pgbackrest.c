@@ -48,6 +48,8 @@
 
 #include "naming/names.h"
 
+#include "api/standby.h"
+
 #include "common/base64.h"
 #include "common/strbuf.h"
 #include "kube/apply.h"
@@ -243,7 +245,9 @@ bool backupInit(const ClusterModel *model, Backup *b)
     jobName(model, "backup", purpose, b->replicaJob);
     const json_t *status = json_object_get(backupLookup(model, "StatefulSet", b->repoHost), "status");
     b->repoHostReady = b->firstVolume != NULL && json_integer_value(json_object_get(status, "readyReplicas")) >= 1;
-    b->jobsReady = b->firstVolume == NULL || b->repoHostReady;
+    /* A standby's repository holds its primary cluster's stanza and backups: no Job of ours writes there (PGO
+     * blocks backups while standby), until the promotion. */
+    b->jobsReady = (b->firstVolume == NULL || b->repoHostReady) && !clusterStandbyOf(model->cluster).enabled;
     return true;
 }
 
