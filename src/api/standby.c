@@ -33,3 +33,17 @@ bool clusterStandbyValid(const ClusterStandby *standby)
 {
     return standby->enabled && (standby->repoName != NULL || standby->host != NULL);
 }
+
+void clusterPodPatroniRole(const json_t *pod, char *out, size_t size)
+{
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    const char *status =
+        json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"), "status"));
+    json_t *record = status != NULL ? json_loads(status, 0, NULL) : NULL;
+    const char *role = json_string_value(json_object_get(record, "role"));
+    if (role != NULL && strlen(role) < size)
+        memcpy(out, role, strlen(role) + 1);
+    json_decref(record);
+}

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct ClusterStandby {
@@ -24,6 +25,12 @@ ClusterStandby clusterStandbyOf(const json_t *cluster);
  * without either is invalid, as PGO says with the Event InvalidStandbyConfiguration, and must wait: it has no source
  * and must not be initialised empty. */
 bool clusterStandbyValid(const ClusterStandby *standby);
+
+/* The role Patroni's member record on pod (its annotation "status", JSON) names, "primary", "replica",
+ * "standby_leader", ..., into out (size bytes); "" when there is none. A standby's leader stays "standby_leader"
+ * after the promotion was asked for until Patroni has promoted it, so what must wait for a writable primary (the
+ * stanza, backups) waits for that. */
+void clusterPodPatroniRole(const json_t *pod, char *out, size_t size);
 
 /* The message of the condition and Event InvalidStandbyConfiguration. */
 #define CLUSTER_STANDBY_INVALID_REASON "InvalidStandbyConfiguration"

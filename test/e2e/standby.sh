@@ -8,7 +8,8 @@
 #    replays the WAL penguin archives; it refuses writes and follows later writes;
 #  - puffin: a streaming standby of penguin-primary with the same custom certificates (_crunchyrepl by certificate),
 #    its own repo1 path /puffin; it follows writes within seconds;
-#  - gull: a standby naming neither repository nor host: InvalidStandbyConfiguration, nothing created;
+#  - gull: a standby with an empty host and no repository (which the CRD lets pass): InvalidStandbyConfiguration,
+#    nothing created;
 #  - promotion of puffin by standby.enabled false: writable, a new timeline, data intact, its own user made (the
 #    operator's role set again on promotion), its stanza and replica-create backup in its repository.
 # Lag and time-to-writable are TAP comments.
@@ -254,7 +255,8 @@ check "rows written on penguin" 0 sql penguin -c "CREATE TABLE birds AS SELECT n
 
 # --- the standbys ---------------------------------------------------------------------------------
 
-check "gull: standby naming neither repoName nor host applied" 0 cluster gull /gull "{enabled: true}" ""
+check "gull: standby with an empty host and no repoName applied (the CRD lets it pass)" 0 \
+	cluster gull /gull "{enabled: true, host: \"\"}" ""
 check "auk: repo-based standby of repo1 (penguin's bucket and path) applied" 0 \
 	cluster auk /penguin "{enabled: true, repoName: repo1}" ""
 check "puffin: streaming standby of penguin-primary (shared custom TLS) applied" 0 \

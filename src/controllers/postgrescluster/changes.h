@@ -16,7 +16,8 @@
 /* For Endpoints: the leader, the addresses, Patroni's configuration and initialization marks matter. */
 bool clusterEndpointsUpdateMatters(const json_t *oldObject, const json_t *newObject);
 
-/* For Pods: labels (Patroni's role), the phase and conditions matter; Patroni's member status does not. */
+/* For Pods: labels (Patroni's role), the phase and conditions matter; of Patroni's member status only the role it
+ * names does (a standby leader promoted). */
 bool clusterPodUpdateMatters(const json_t *oldObject, const json_t *newObject);
 
 #endif
