@@ -11,7 +11,8 @@
 #  - gull: a standby with an empty host and no repository (which the CRD lets pass): InvalidStandbyConfiguration,
 #    nothing created;
 #  - promotion of puffin by standby.enabled false: writable, a new timeline, data intact, its own user made (the
-#    operator's role set again on promotion), its stanza and replica-create backup in its repository.
+#    operator's role set again on promotion), its stanza (created once Patroni has promoted, no failed attempt) and
+#    replica-create backup in its repository.
 # Lag and time-to-writable are TAP comments.
 #
 # Environment: STANDBY_KEEP=1 leaves everything.
@@ -294,6 +295,8 @@ check "puffin: a new timeline" 30 new_timeline
 check "puffin: data intact" 0 eval 'rows puffin 2000 && sql puffin -c "INSERT INTO birds VALUES (2001)"'
 check "puffin: its user made after the promotion logs in with its Secret" 180 user_login puffin
 check "puffin: stanza and replica-create backup in its repository" 300 backed_up
+check "puffin: its stanza Job ran once the leader was promoted (no failed attempt)" 0 eval \
+	'[ -z "$(kn get jobs -l "$L/cluster=puffin,$L/pgbackrest-stanza" -o jsonpath="{.items[*].status.failed}")" ]'
 check "auk keeps following penguin, not puffin" 0 eval 'in_recovery auk && rows auk 2000'
 
 tap_done
