@@ -22,6 +22,8 @@ set +e
 source images/versions.env
 # shellcheck source=../test/lib/tap.sh
 source test/lib/tap.sh
+# shellcheck source=../test/lib/kube.sh
+source test/lib/kube.sh
 # shellcheck source=../test/lib/e2e.sh
 source test/lib/e2e.sh
 # shellcheck source=../test/lib/storage.sh
@@ -71,8 +73,8 @@ kubectl -n postgres-operator rollout status deployment/pgo --timeout=180s >/dev/
 kubectl create namespace "$NS" >/dev/null 2>&1
 kubectl create namespace "$SNS" >/dev/null 2>&1
 
-storage_images s3 >/dev/null && storage_ca "$SNS" >/dev/null && storage_deploy s3 "$SNS" >/dev/null &&
-	storage_bucket s3 "$SNS" standby >/dev/null &&
+storage_images s3 >&2 && storage_ca "$SNS" >&2 && storage_deploy s3 "$SNS" >&2 &&
+	storage_bucket s3 "$SNS" standby >&2 &&
 	storage_repo_options s3 "$SNS" 1 standby "$CA_FILE" >"$work/options" || die "no S3 server"
 {
 	echo "[global]"
