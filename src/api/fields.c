@@ -25,9 +25,9 @@
  *   - spec.postGISVersion and spec.instances[].tablespaceVolumes are not acted on: no builder reads them (the image
  *     is spec.image or RELATED_IMAGE_POSTGRES_<version>, never the GIS one).
  *
- * No-op values, where an entry is reportable: spec.shutdown and spec.paused only when true; spec.monitoring,
- * spec.userInterface, spec.postGISVersion, spec.dataSource.volumes, repos[].schedules and tablespaceVolumes only when
- * not empty (an empty one asks for nothing); spec.proxy.pgBouncer whenever present, since an empty pgBouncer is a
+ * No-op values, where an entry is reportable: spec.monitoring, spec.userInterface, spec.postGISVersion,
+ * spec.dataSource.volumes, repos[].schedules and tablespaceVolumes only when not empty (an empty one asks for
+ * nothing); spec.proxy.pgBouncer whenever present, since an empty pgBouncer is a
  * pgBouncer with PGO's defaults (spec.proxy itself descends, so an empty proxy reports nothing); the rest whenever
  * present.
  *
@@ -129,7 +129,7 @@ static const ClusterField fieldsTable[] = {
     {"spec.patroni.port", fieldActedOn, fieldWhenPresent},
     {"spec.patroni.switchover", fieldNotActedOn, fieldWhenEnabled},
     {"spec.patroni.syncPeriodSeconds", fieldActedOn, fieldWhenPresent},
-    {"spec.paused", fieldNotActedOn, fieldWhenTrue},
+    {"spec.paused", fieldActedOn, fieldWhenPresent}, /* spec.c: nothing applied, one condition */
     {"spec.port", fieldActedOn, fieldWhenPresent},
     {"spec.postGISVersion", fieldNotActedOn, fieldWhenNonEmpty},
     {"spec.postgresVersion", fieldActedOn, fieldWhenPresent},
@@ -137,7 +137,7 @@ static const ClusterField fieldsTable[] = {
     {"spec.proxy.pgBouncer", fieldNotActedOn, fieldWhenPresent},
     {"spec.replicaService", fieldActedOn, fieldWhenPresent},
     {"spec.service", fieldActedOn, fieldWhenPresent},
-    {"spec.shutdown", fieldNotActedOn, fieldWhenTrue},
+    {"spec.shutdown", fieldActedOn, fieldWhenPresent},   /* shutdown.c */
     {"spec.standby", fieldActedOn, fieldUnlessDisabled}, /* patroni/config.c: standby_cluster; spec.c: validity */
     {"spec.supplementalGroups", fieldActedOn, fieldWhenPresent},
     {"spec.userInterface", fieldNotActedOn, fieldWhenNonEmpty},

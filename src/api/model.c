@@ -43,7 +43,7 @@ static bool modelSets(MemCtx *ctx, const json_t *spec, ClusterModel *model, Err 
         if (!json_is_object(entry) || !jsonFindStr(entry, "name", NULL, &name, err) ||
             !jsonFindInt64(entry, "replicas", 1, &replicas, err))
             return errPrefix(err, "spec.instances[%zu]", setIdx);
-        if (name == NULL) {
+        if (name == NULL || name[0] == '\0') { /* missing or empty: named by position, as PGO */
             char position[24];
             snprintf(position, sizeof(position), "%02zu", setIdx);
             name = modelCopy(ctx, position);
@@ -92,6 +92,7 @@ bool clusterModelFromSpec(MemCtx *ctx, const json_t *cluster, ClusterImageFn *im
         return errPrefix(err, "cannot read the PostgresCluster");
     model->uid = uid;
     model->backups = json_is_object(json_object_get(json_object_get(spec, "backups"), "pgbackrest"));
+    model->power.shutdown = json_is_true(json_object_get(spec, "shutdown"));
     if (model->patroniLoopWait < 1 || model->patroniTtl < 2 * model->patroniLoopWait)
         return errSet(err, errInvalidArgument,
                       "spec.patroni.leaderLeaseDurationSeconds (%lld) must be at least twice syncPeriodSeconds (%lld)",

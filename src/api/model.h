@@ -25,6 +25,7 @@
 #define CLUSTER_CONDITION_RECONCILED   "Reconciled"
 #define CLUSTER_CONDITION_SPEC_APPLIED "SpecApplied"
 #define CLUSTER_CONDITION_PROGRESSING  "Progressing"
+#define CLUSTER_REASON_PAUSED          "Paused" /* Progressing False: spec.paused, or backups removed unauthorized */
 
 /* One instance: a StatefulSet of one pod, "<cluster>-<set>-<4 characters>". */
 typedef struct ClusterInstance {
@@ -62,6 +63,17 @@ typedef struct ClusterRestore {
     bool dataReady;              /* the Job succeeded: the startup instance starts on the restored data */
 } ClusterRestore;
 
+/* spec.shutdown and the start after it (controllers/postgrescluster/shutdown.c decides it each pass, as PGO does it).
+ * Shutting down, the replicas stop first and the primary last; the primary is recorded as the startup instance
+ * (status.startupInstance), and starting again it runs alone until Patroni has a leader, so that the cluster comes
+ * back on the data written last. Strings are borrowed from the cache or the run. */
+typedef struct ClusterPower {
+    bool shutdown;               /* spec.shutdown */
+    const char *startupInstance; /* the primary at shutdown, the first to start again; NULL when none is known */
+    bool onlyStartup;            /* only startupInstance runs: the others have to stop first, or start after it */
+    bool none;                   /* no instance runs */
+} ClusterPower;
+
 typedef struct ClusterModel {
     const json_t *cluster; /* the PostgresCluster as cached */
     const char *namespace;
@@ -89,6 +101,8 @@ typedef struct ClusterModel {
     const char *haClusterIP;       /* spec.clusterIP of Service <cluster>-ha once assigned, else NULL */
     const char *primary;           /* the instance Patroni's leader runs on (api/primary.h), else NULL */
     const ClusterRestore *restore; /* the restore in progress (see above), else NULL; decided by the reconciler */
+    ClusterPower power;            /* shutdown and start (see above); shutdown from the spec, the rest decided by
+                                    * the reconciler */
     /* The password of the operator's role CLUSTER_OPERATOR_CN (api/objects.h clusterOperatorPassword), decided by
      * the reconciler for the pass; NULL until then, and the builders that need it (Patroni's configuration, the
      * Secrets) refuse to build without it. A secret: never logged, never in a message, never in a ConfigMap. */

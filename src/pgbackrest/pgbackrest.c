@@ -229,7 +229,7 @@ bool backupInit(const ClusterModel *model, Backup *b)
     snprintf(b->configMap, sizeof(b->configMap), "%s-pgbackrest-config", model->name);
     snprintf(b->secret, sizeof(b->secret), "%s-pgbackrest", model->name);
     snprintf(b->repoHost, sizeof(b->repoHost), "%s-repo-host", model->name);
-    snprintf(b->serviceAccount, sizeof(b->serviceAccount), "%s-repohost", model->name);
+    snprintf(b->serviceAccount, sizeof(b->serviceAccount), "%s-pgbackrest", model->name); /* PGO's name */
     snprintf(b->service, sizeof(b->service), "%s-pods", model->name);
     stanzaJobName(b, b->stanzaJob);
     const char *first = backupStringAt(json_array_get(b->repos, 0), "name");
@@ -858,11 +858,12 @@ static bool buildRepoHost(const Backup *b, json_t *objects, Err *err)
                                  PGBACKREST_LABEL_DEDICATED, "");
     json_t *template = json_pack("{s:o, s:o}", "metadata", backupPodMetadata(b, backupLabels(b, labels), NULL), "spec",
                                  repoHostPodSpec(b));
-    json_t *spec = selector != NULL && template != NULL
-                       ? json_pack("{s:s, s:i, s:{s:O}, s:s, s:O, s:{s:s}}", "podManagementPolicy", "Parallel",
-                                   "replicas", 1, "selector", "matchLabels", selector, "serviceName", b->service,
-                                   "template", template, "updateStrategy", "type", "RollingUpdate")
-                       : NULL;
+    json_t *spec =
+        selector != NULL && template != NULL
+            ? json_pack("{s:s, s:i, s:{s:O}, s:s, s:O, s:{s:s}}", "podManagementPolicy", "Parallel", "replicas",
+                        b->model->power.shutdown ? 0 : 1, "selector", "matchLabels", selector, "serviceName",
+                        b->service, "template", template, "updateStrategy", "type", "RollingUpdate")
+            : NULL;
     json_decref(selector);
     json_decref(template);
     json_t *object = backupObject(b, "apps/v1", "StatefulSet", b->repoHost, backupLabels(b, labels));

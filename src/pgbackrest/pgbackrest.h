@@ -28,7 +28,7 @@
 bool clusterPgBackRestRepoHost(const ClusterModel *model);
 
 /* ConfigMap <cluster>-pgbackrest-config; with a repository also Secret <cluster>-pgbackrest (certificates, from the
- * namespace's root CA once Secret pgo-root-cacert is cached: nothing before) and ServiceAccount <cluster>-repohost;
+ * namespace's root CA once Secret pgo-root-cacert is cached: nothing before) and ServiceAccount <cluster>-pgbackrest;
  * with a volume repository PVC <cluster>-<repo> per volume repository and StatefulSet <cluster>-repo-host; the Jobs:
  * <cluster>-stanza-<4> (stanza-create, once the repository host is ready and an instance is primary),
  * <cluster>-backup-<4> replica-create (after the stanza Job succeeded), <cluster>-backup-<4> per manual backup

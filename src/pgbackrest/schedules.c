@@ -33,7 +33,7 @@ static const struct {
 static bool schedulesSuspended(const ClusterModel *model)
 {
     const json_t *spec = json_object_get(model->cluster, "spec");
-    return model->restore != NULL || json_is_true(json_object_get(spec, "shutdown")) ||
+    return model->restore != NULL || model->power.shutdown ||
            json_is_true(json_object_get(json_object_get(spec, "standby"), "enabled"));
 }
 

@@ -178,6 +178,15 @@ static void testMemberStatusIsNoise(void **state)
         "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"role\\\":\\\"primary\\\",\\\"xlog_location\\\":2}\"}}}"));
     assert_false(matters(clusterPodUpdateMatters, "{\"metadata\":{\"annotations\":{\"status\":\"{\"}}}",
                          "{\"metadata\":{\"annotations\":{\"status\":\"[\"}}}"));
+    /* Of the member status, a restart becoming pending, or done, matters; one staying pending does not. */
+    static const char pending1[] =
+        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"pending_restart\\\":true,\\\"xlog\\\":1}\"}}}";
+    static const char pending2[] =
+        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"pending_restart\\\":true,\\\"xlog\\\":2}\"}}}";
+    static const char running[] = "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"xlog\\\":3}\"}}}";
+    assert_true(matters(clusterPodUpdateMatters, running, pending1));
+    assert_true(matters(clusterPodUpdateMatters, pending2, running));
+    assert_false(matters(clusterPodUpdateMatters, pending1, pending2));
 }
 
 int main(void)

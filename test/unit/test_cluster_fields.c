@@ -380,8 +380,8 @@ static void testStatuses(void **state)
         {"spec.proxy.pgBouncer", fieldNotActedOn},
         {"spec.monitoring", fieldNotActedOn},
         {"spec.userInterface", fieldNotActedOn},
-        {"spec.shutdown", fieldNotActedOn},
-        {"spec.paused", fieldNotActedOn},
+        {"spec.shutdown", fieldActedOn},
+        {"spec.paused", fieldActedOn},
         {"spec.databaseInitSQL", fieldNotActedOn},
         {"spec.instances[].sidecars", fieldActedOn},
         {"spec.instances[].affinity", fieldActedOn},
@@ -493,8 +493,7 @@ static void testReported(void **state)
                      " \"standby\": {\"enabled\": true, \"repoName\": \"repo1\"},"
                      " \"dataSource\": {\"postgresCluster\": {\"clusterName\": \"rhino\", \"repoName\": \"repo1\"}}}}",
         "{\"notActedOn\": [\"metadata.annotations[\\\"postgres-operator.crunchydata.com/trigger-switchover\\\"]\","
-        " \"spec.monitoring\", \"spec.proxy.pgBouncer\","
-        " \"spec.shutdown\"], \"dataElsewhere\": []}");
+        " \"spec.monitoring\", \"spec.proxy.pgBouncer\"], \"dataElsewhere\": []}");
 
     /* The other reportable fields, each with a value that asks for something. */
     assertReport(CLUSTER_HEAD
@@ -512,7 +511,7 @@ static void testReported(void **state)
                  "{\"notActedOn\": [\"spec.backups.pgbackrest.repoHost.sshSecret\","
                  " \"spec.backups.pgbackrest.restore.clusterName\", \"spec.backups.snapshots\","
                  " \"spec.databaseInitSQL\","
-                 " \"spec.patroni.switchover\", \"spec.paused\", \"spec.postGISVersion\", \"spec.userInterface\"],"
+                 " \"spec.patroni.switchover\", \"spec.postGISVersion\", \"spec.userInterface\"],"
                  " \"dataElsewhere\": [\"spec.dataSource.pgbackrest\", \"spec.dataSource.volumes\"]}");
 
     /* An array of sets, the second one reporting. */
@@ -570,7 +569,7 @@ static void testOddTypes(void **state)
 }
 
 static const char reportedCluster[] =
-    CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"shutdown\": true, \"dataSource\": {\"pgbackrest\": {}}}}";
+    CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"postGISVersion\": \"3.5\", \"dataSource\": {\"pgbackrest\": {}}}}";
 
 static bool buildReport(void *arg, Err *err)
 {

@@ -31,7 +31,7 @@ static bool modelFrom(ModelCase *fixture, Err *err)
 
 static const char hippo[] =
     "{\"metadata\":{\"name\":\"hippo\",\"namespace\":\"ns\",\"uid\":\"u-1\",\"generation\":4},"
-    "\"spec\":{\"postgresVersion\":17,\"instances\":[{\"name\":\"instance1\",\"replicas\":3},{}]}}";
+    "\"spec\":{\"postgresVersion\":17,\"instances\":[{\"name\":\"instance1\",\"replicas\":3},{},{\"name\":\"\"}]}}";
 
 static void testDefaults(void **state)
 {
@@ -52,7 +52,7 @@ static void testDefaults(void **state)
     assert_int_equal(model.patroniTtl, 30);
     assert_int_equal(model.patroniLoopWait, 10);
     assert_string_equal(model.domain, "cluster.local");
-    assert_int_equal(model.setCount, 2);
+    assert_int_equal(model.setCount, 3);
     assert_string_equal(model.sets[0].name, "instance1");
     assert_int_equal(model.sets[0].replicas, 3);
     assert_int_equal(model.sets[0].minAvailable, 1);
@@ -60,6 +60,7 @@ static void testDefaults(void **state)
     assert_string_equal(model.sets[1].name, "01");
     assert_int_equal(model.sets[1].replicas, 1);
     assert_int_equal(model.sets[1].minAvailable, 0);
+    assert_string_equal(model.sets[2].name, "02"); /* an empty name too */
     assert_ptr_equal(clusterModelSetOf(&model, "hippo-instance1-abcd"), &model.sets[0]);
     assert_ptr_equal(clusterModelSetOf(&model, "hippo-01-abcd"), &model.sets[1]);
     assert_null(clusterModelSetOf(&model, "hippo-other-abcd"));

@@ -674,6 +674,7 @@ static void testSchedules(void **state)
 
     /* Shut down: suspended, and kept even if the status were lost. */
     json_object_set_new(json_object_get(fixture.cluster, "spec"), "shutdown", json_true());
+    fixture.model.power.shutdown = true;
     setStatus(&fixture, json_object());
     objects = build(&fixture);
     full = clusterObjectOf(objects, "CronJob", "hippo-repo1-full");

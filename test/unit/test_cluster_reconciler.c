@@ -134,6 +134,45 @@ static const char *leaderItem(ReconcilerFixture *fixture, const char *leaderPod)
                         leaderPod != NULL ? "\"}" : "");
 }
 
+/* hippo with two instances in instance1, spec's extra members (JSON members, each followed by a comma, or "") and
+ * status (a JSON object, or NULL). */
+static const char *clusterWith(ReconcilerFixture *fixture, const char *specExtra, const char *status)
+{
+    return memCtxPrintf(fixture->ctx,
+                        "{\"apiVersion\":\"postgres-operator.crunchydata.com/v1beta1\",\"kind\":\"PostgresCluster\","
+                        "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\",\"generation\":3,"
+                        "\"resourceVersion\":\"7\",\"finalizers\":[\"postgres-operator.crunchydata.com/finalizer\"]},"
+                        "\"spec\":{\"postgresVersion\":17,%s\"instances\":[{\"name\":\"instance1\",\"replicas\":2,"
+                        "\"dataVolumeClaimSpec\":{\"accessModes\":[\"ReadWriteOnce\"],"
+                        "\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}}]}%s%s}",
+                        RECONCILER_CLUSTER, RECONCILER_NAMESPACE, RECONCILER_UID, specExtra,
+                        status != NULL ? ",\"status\":" : "", status != NULL ? status : "");
+}
+
+/* The Pod of instance, labelled as the instance's. */
+static const char *podItem(ReconcilerFixture *fixture, const char *instance)
+{
+    return memCtxPrintf(fixture->ctx,
+                        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s-0\",\"namespace\":\"%s\","
+                        "\"uid\":\"uid-pod-%s\",\"resourceVersion\":\"8\",\"labels\":{"
+                        "\"postgres-operator.crunchydata.com/cluster\":\"%s\","
+                        "\"postgres-operator.crunchydata.com/instance-set\":\"instance1\","
+                        "\"postgres-operator.crunchydata.com/instance\":\"%s\"}}}",
+                        instance, RECONCILER_NAMESPACE, instance, RECONCILER_CLUSTER, instance);
+}
+
+/* Patroni's leader Endpoints hippo-ha of a leader that runs: leaderPod in the annotation, an address in subsets. */
+static const char *runningLeaderItem(ReconcilerFixture *fixture, const char *leaderPod)
+{
+    return memCtxPrintf(fixture->ctx,
+                        "{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":{\"name\":\"%s-ha\","
+                        "\"namespace\":\"%s\",\"uid\":\"uid-ha\",\"resourceVersion\":\"6\",\"labels\":{"
+                        "\"postgres-operator.crunchydata.com/cluster\":\"%s\","
+                        "\"postgres-operator.crunchydata.com/patroni\":\"%s-ha\"},\"annotations\":{\"leader\":\"%s\"}},"
+                        "\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.9\"}],\"ports\":[{\"port\":5432}]}]}",
+                        RECONCILER_CLUSTER, RECONCILER_NAMESPACE, RECONCILER_CLUSTER, RECONCILER_CLUSTER, leaderPod);
+}
+
 /* --- running one reconcile --- */
 
 static double reconciles(ReconcilerFixture *fixture, const char *result)
@@ -420,6 +459,164 @@ static void testInPlaceRestoreRequested(void **state)
     json_decref(patch);
 }
 
+/* --- pause, shutdown and start --- */
+
+/* The replicas the apply of instance's StatefulSet asked for. */
+static int64_t appliedReplicas(ReconcilerFixture *fixture, const char *instance)
+{
+    char *body = fakeApiBody(fixture->record, "PATCH", objectPath(fixture, "statefulsets", instance));
+    if (body == NULL)
+        fail_msg("no apply of %s; requests:\n%s", instance, fixture->record);
+    json_t *applied = harnessJson(body);
+    free(body);
+    int64_t replicas = json_integer_value(json_object_get(json_object_get(applied, "spec"), "replicas"));
+    json_decref(applied);
+    return replicas;
+}
+
+/* The status patch the reconciler sent (a new reference), failing the test without one. */
+static json_t *statusPatch(ReconcilerFixture *fixture)
+{
+    char *body = fakeApiBody(fixture->record, "PATCH", "/postgresclusters/" RECONCILER_CLUSTER "/status");
+    if (body == NULL)
+        fail_msg("no patch of the status; requests:\n%s", fixture->record);
+    json_t *patch = harnessJson(body);
+    free(body);
+    json_t *status = json_incref(json_object_get(patch, "status"));
+    json_decref(patch);
+    return status;
+}
+
+/* spec.paused: nothing is written but the status, and of the status only the conditions, with Progressing (False,
+ * Paused, PGO's message) and the others kept as they were. */
+static void testPausedAppliesNothing(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *cluster = clusterWith(fixture, "\"paused\":true,",
+                                      "{\"observedGeneration\":2,\"conditions\":[{\"type\":\"Other\",\"status\":"
+                                      "\"True\",\"reason\":\"Kept\",\"message\":\"\",\"lastTransitionTime\":"
+                                      "\"2026-01-01T00:00:00Z\"}]}");
+    reconcileOnce(fixture, NULL, 0, cluster, "", leaderItem(fixture, NULL));
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/statefulsets/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/secrets/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/postgresclusters/" RECONCILER_CLUSTER "/status"), 1);
+    json_t *status = statusPatch(fixture);
+    assert_int_equal(json_object_size(status), 1);
+    const json_t *conditions = json_object_get(status, "conditions");
+    assert_int_equal(json_array_size(conditions), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(conditions, 0), "reason")), "Kept");
+    json_decref(status);
+    json_t *condition = statusCondition(fixture, "Progressing");
+    assert_string_equal(json_string_value(json_object_get(condition, "status")), "False");
+    assert_string_equal(json_string_value(json_object_get(condition, "reason")), "Paused");
+    assert_string_equal(json_string_value(json_object_get(condition, "message")),
+                        "No spec changes will be applied and no other statuses will be updated.");
+    json_decref(condition);
+}
+
+/* Shutting down while both instances run: the replica's StatefulSet goes to 0 replicas, the primary's stays at 1,
+ * and the primary is recorded as the startup instance, with its set; the repository host would stop too (no
+ * backups here). */
+static void testShutdownStopsReplicasFirst(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *leader = fixture->instances[1], *replica = fixture->instances[0];
+    const FakeApiRoute routes[] = {
+        {"GET", "/pods?", "200 OK",
+         listOf(fixture, memCtxPrintf(fixture->ctx, "%s,%s", podItem(fixture, leader), podItem(fixture, replica)))}};
+    const char *statefulSets =
+        memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, replica), statefulSetItem(fixture, leader));
+    reconcileOnce(fixture, routes, 1, clusterWith(fixture, "\"shutdown\":true,", NULL), statefulSets,
+                  runningLeaderItem(fixture, memCtxPrintf(fixture->ctx, "%s-0", leader)));
+    assert_int_equal(appliedReplicas(fixture, replica), 0);
+    assert_int_equal(appliedReplicas(fixture, leader), 1);
+    json_t *status = statusPatch(fixture);
+    assert_string_equal(json_string_value(json_object_get(status, "startupInstance")), leader);
+    assert_string_equal(json_string_value(json_object_get(status, "startupInstanceSet")), "instance1");
+    json_decref(status);
+}
+
+/* Shutting down once the replica's Pod is gone: the primary, which Patroni no longer names, stops too; the startup
+ * instance recorded stays. */
+static void testShutdownStopsPrimaryLast(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *leader = fixture->instances[1], *replica = fixture->instances[0];
+    const FakeApiRoute routes[] = {{"GET", "/pods?", "200 OK", listOf(fixture, podItem(fixture, leader))}};
+    const char *statefulSets =
+        memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, replica), statefulSetItem(fixture, leader));
+    const char *status =
+        memCtxPrintf(fixture->ctx, "{\"startupInstance\":\"%s\",\"startupInstanceSet\":\"instance1\"}", leader);
+    reconcileOnce(fixture, routes, 1, clusterWith(fixture, "\"shutdown\":true,", status), statefulSets,
+                  leaderItem(fixture, NULL));
+    assert_int_equal(appliedReplicas(fixture, replica), 0);
+    assert_int_equal(appliedReplicas(fixture, leader), 0);
+}
+
+/* Starting again: the startup instance alone until Patroni has a leader. */
+static void testStartupInstanceStartsAlone(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *first = fixture->instances[1], *other = fixture->instances[0];
+    const char *statefulSets =
+        memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, other), statefulSetItem(fixture, first));
+    const char *status =
+        memCtxPrintf(fixture->ctx, "{\"startupInstance\":\"%s\",\"startupInstanceSet\":\"instance1\"}", first);
+    reconcileOnce(fixture, NULL, 0, clusterWith(fixture, "\"shutdown\":false,", status), statefulSets,
+                  leaderItem(fixture, NULL));
+    assert_int_equal(appliedReplicas(fixture, other), 0);
+    assert_int_equal(appliedReplicas(fixture, first), 1);
+}
+
+/* Started: with a leader every instance runs and the status forgets the startup instance. */
+static void testStartedForgetsStartupInstance(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *first = fixture->instances[1], *other = fixture->instances[0];
+    const FakeApiRoute routes[] = {{"GET", "/pods?", "200 OK", listOf(fixture, podItem(fixture, first))}};
+    const char *statefulSets =
+        memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, other), statefulSetItem(fixture, first));
+    const char *status =
+        memCtxPrintf(fixture->ctx, "{\"startupInstance\":\"%s\",\"startupInstanceSet\":\"instance1\"}", first);
+    reconcileOnce(fixture, routes, 1, clusterWith(fixture, "", status), statefulSets,
+                  runningLeaderItem(fixture, memCtxPrintf(fixture->ctx, "%s-0", first)));
+    assert_int_equal(appliedReplicas(fixture, other), 1);
+    json_t *patch = statusPatch(fixture);
+    assert_true(json_is_null(json_object_get(patch, "startupInstance")));
+    assert_true(json_is_null(json_object_get(patch, "startupInstanceSet")));
+    json_decref(patch);
+}
+
+/* The status.pgbackrest patched for hippo without backups and with status (a JSON object, or NULL); a new reference. */
+static json_t *pgbackrestPatched(ReconcilerFixture *fixture, const char *status)
+{
+    reconcileOnce(fixture, NULL, 0, clusterWith(fixture, "", status), "", leaderItem(fixture, NULL));
+    json_t *patch = statusPatch(fixture);
+    json_t *pgbackrest = json_incref(json_object_get(patch, "pgbackrest"));
+    json_decref(patch);
+    assert_true(json_is_object(pgbackrest));
+    return pgbackrest;
+}
+
+/* A cluster without backups: status.pgbackrest is {} as in PGO, made so by nulling what a former one had. */
+static void testNoBackupsStatusEmpty(void **state)
+{
+    json_t *pgbackrest =
+        pgbackrestPatched(*state, "{\"pgbackrest\":{\"repos\":[{\"name\":\"repo1\"}],\"repoHost\":{}}}");
+    assert_int_equal(json_object_size(pgbackrest), 2);
+    assert_true(json_is_null(json_object_get(pgbackrest, "repos")));
+    assert_true(json_is_null(json_object_get(pgbackrest, "repoHost")));
+    json_decref(pgbackrest);
+}
+
+/* A new cluster without backups: status.pgbackrest is written as {}. */
+static void testNoBackupsStatusCreated(void **state)
+{
+    json_t *pgbackrest = pgbackrestPatched(*state, NULL);
+    assert_int_equal(json_object_size(pgbackrest), 0);
+    json_decref(pgbackrest);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +628,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(testStandbyIsMade, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testCloneWaitsForMissingSource, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testInPlaceRestoreRequested, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testPausedAppliesNothing, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testShutdownStopsReplicasFirst, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testShutdownStopsPrimaryLast, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testStartupInstanceStartsAlone, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testStartedForgetsStartupInstance, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testNoBackupsStatusEmpty, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testNoBackupsStatusCreated, setUp, tearDown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,14 @@ static json_t *podOf(const char *name, const char *revision, bool primary, bool 
     return harnessJson(text);
 }
 
+/* podOf's Pod with Patroni's member record in its "status" annotation: record, a JSON text. */
+static json_t *podWithRecord(const char *name, bool primary, const char *record)
+{
+    json_t *pod = podOf(name, "new", primary, true);
+    json_object_set_new(json_object_get(pod, "metadata"), "annotations", json_pack("{s:s}", "status", record));
+    return pod;
+}
+
 static int setUp(void **state)
 {
     static const char *const names[] = {"a", "b", "c"};
@@ -133,6 +141,46 @@ static void testSingleInstanceRestartsInPlace(void **state)
     assertStep(fixture, 1, rolloutDeletePod, 0);
 }
 
+/* A parameter change that needs a restart (Patroni's pending_restart on each member): the replicas' Pods first, then
+ * a switchover, then the former primary, as for a new template. */
+static void testPendingRestartRollsLikeATemplate(void **state)
+{
+    Fixture *fixture = *state;
+    static const char pending[] = "{\"state\": \"running\", \"pending_restart\": true}";
+    static const char running[] = "{\"state\": \"running\"}";
+    setPod(fixture, 0, podWithRecord("a", false, pending));
+    setPod(fixture, 1, podWithRecord("b", true, pending));
+    setPod(fixture, 2, podWithRecord("c", false, pending));
+    assert_true(clusterRolloutPendingRestart(fixture->pods[0]));
+    assert_false(clusterRolloutOutdated(fixture->sets[0], fixture->pods[0]));
+    assertStep(fixture, 3, rolloutDeletePod, 0);
+    setPod(fixture, 0, podWithRecord("a", false, running));
+    assertStep(fixture, 3, rolloutDeletePod, 2);
+    setPod(fixture, 2, podWithRecord("c", false, running));
+    assertStep(fixture, 3, rolloutSwitchover, 0);
+    fixture->leader = 0;
+    setPod(fixture, 0, podWithRecord("a", true, running));
+    setPod(fixture, 1, podWithRecord("b", false, pending));
+    assertStep(fixture, 3, rolloutDeletePod, 1);
+    setPod(fixture, 1, podWithRecord("b", false, running));
+    assertStep(fixture, 3, rolloutNone, 0);
+}
+
+/* What is not a pending restart: false, no record, a record that is not JSON or not an object. */
+static void testPendingRestartRead(void **state)
+{
+    Fixture *fixture = *state;
+    static const char *const records[] = {"{\"pending_restart\": false}", "{}", "not json", "[true]",
+                                          "{\"pending_restart\": \"true\"}"};
+    assert_false(clusterRolloutPendingRestart(fixture->pods[0]));
+    assert_false(clusterRolloutPendingRestart(NULL));
+    for (size_t recordIdx = 0; recordIdx < sizeof(records) / sizeof(records[0]); recordIdx++) {
+        setPod(fixture, 0, podWithRecord("a", false, records[recordIdx]));
+        assert_false(clusterRolloutPendingRestart(fixture->pods[0]));
+    }
+    assertStep(fixture, 3, rolloutNone, 0);
+}
+
 static void testTerminatingPodWaits(void **state)
 {
     Fixture *fixture = *state;
@@ -203,6 +251,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(testUpToDateDoesNothing, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testReplicasFirstThenSwitchoverThenFormerPrimary, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testSingleInstanceRestartsInPlace, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testPendingRestartRollsLikeATemplate, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testPendingRestartRead, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testTerminatingPodWaits, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testStatefulSetControllerBehind, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testUnobservedStatefulSetWaits, setUp, tearDown),

@@ -40,6 +40,7 @@ static bool runBuild(ClusterRun *run, Err *err)
         return false;
     if (!runInstances(run, err) || !runRestorePlan(run, err))
         return false;
+    runPowerPlan(run);
     run->objects = json_array();
     if (run->objects == NULL)
         return errSet(err, errOutOfMemory, "out of memory building the cluster's objects");

@@ -1,5 +1,6 @@
 /* Which updates of watched objects are worth a reconcile: see changes.h. */
 #include "controllers/postgrescluster/changes.h"
+#include "controllers/postgrescluster/rollout.h"
 
 #include "api/standby.h"
 
@@ -61,5 +62,6 @@ bool clusterPodUpdateMatters(const json_t *oldObject, const json_t *newObject)
     clusterPodPatroniRole(oldObject, oldRole, sizeof(oldRole));
     clusterPodPatroniRole(newObject, newRole, sizeof(newRole));
     return strcmp(oldRole, newRole) != 0 ||
-           changesMatter(oldObject, newObject, changesPodNoise, sizeof(changesPodNoise) / sizeof(changesPodNoise[0]));
+           changesMatter(oldObject, newObject, changesPodNoise, sizeof(changesPodNoise) / sizeof(changesPodNoise[0])) ||
+           clusterRolloutPendingRestart(oldObject) != clusterRolloutPendingRestart(newObject);
 }

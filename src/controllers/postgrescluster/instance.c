@@ -592,11 +592,17 @@ static json_t *instancePodSpec(MemCtx *ctx, const Instance *in, const json_t *po
 }
 
 /* Whether the instance runs: always, but during a restore (model->restore), when only the startup instance does,
- * once the data is there. */
+ * once the data is there, and while the cluster shuts down or starts again (model->power), when none or only the
+ * startup instance does. */
 static bool instanceRuns(const Instance *in)
 {
     const ClusterRestore *restore = in->model->restore;
-    return restore == NULL || (restore->dataReady && strcmp(restore->startupInstance, in->name) == 0);
+    const ClusterPower *power = &in->model->power;
+    if (restore != NULL)
+        return restore->dataReady && strcmp(restore->startupInstance, in->name) == 0;
+    if (power->none)
+        return false;
+    return !power->onlyStartup || strcmp(power->startupInstance, in->name) == 0;
 }
 
 /* The StatefulSet, or NULL with err filled (the pod spec's error, else a lack of memory). */

@@ -47,9 +47,13 @@ StageResult stagePrune(ClusterRun *run)
             bool staleCronJob = kinds[kindIdx] == kindCronJob &&
                                 clusterPgBackRestScheduleCronJob(model, entry->object) &&
                                 !intended(run->objects, "CronJob", entry->name);
+            /* pgBackRest's ServiceAccount under an earlier name (<cluster>-repohost before it took PGO's). */
+            bool staleAccount = kinds[kindIdx] == kindServiceAccount &&
+                                labelOf(entry->object, PGBACKREST_LABEL) != NULL &&
+                                !intended(run->objects, "ServiceAccount", entry->name);
             /* Backups removed and the removal authorised (a pass without authorisation pauses in stageSpec). */
             bool staleBackup = !model->backups && labelOf(entry->object, PGBACKREST_LABEL) != NULL;
-            if (!(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob || staleBackup))
+            if (!(surplusInstance || staleUser || stalePdb || staleJob || staleCronJob || staleAccount || staleBackup))
                 continue;
             run->prunedInstances = run->prunedInstances || surplusInstance;
             if (!runDelete(run, &clusterWatches[kinds[kindIdx]].resource, entry->object, &err)) {

@@ -49,6 +49,8 @@ static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *c
 StageResult stageRollout(ClusterRun *run)
 {
     const ClusterModel *model = &run->model;
+    if (model->power.none || model->power.onlyStartup)
+        return stageNext; /* instances stopping or starting one by one (shutdown.c): nothing to roll */
     ClusterRolloutMember *members = memCtxAlloc(run->reconcile->ctx, (model->instanceCount + 1) * sizeof(*members));
     Err err;
     if (members == NULL) {
@@ -88,15 +90,19 @@ StageResult stageRollout(ClusterRun *run)
             break;
         case rolloutDeletePod:
             podName = nameOf(members[step.member].pod);
-            snprintf(message, sizeof(message), "restarting %s on its StatefulSet's new template", podName);
+            snprintf(message, sizeof(message),
+                     clusterRolloutOutdated(members[step.member].statefulSet, members[step.member].pod)
+                         ? "restarting %s on its StatefulSet's new template"
+                         : "restarting %s: Patroni reports a parameter change that takes effect only on a restart",
+                     podName);
             runEvent(run, eventNormal, "RollingUpdate", message);
             ok = runDelete(run, &clusterWatches[kindPod].resource, members[step.member].pod, &err);
             break;
         case rolloutSwitchover: {
             const char *primaryPod = nameOf(members[step.primary].pod);
             podName = nameOf(members[step.member].pod);
-            snprintf(message, sizeof(message), "switching over from %s to %s to update the primary", primaryPod,
-                     podName);
+            snprintf(message, sizeof(message), "switching over from %s to %s to update or restart the primary",
+                     primaryPod, podName);
             bool sent = false;
             ok = runSwitchover(run, primaryPod, podName, &sent, &err);
             if (ok && sent)

@@ -22,6 +22,25 @@ bool clusterRolloutOutdated(const json_t *statefulSet, const json_t *pod)
     return rolloutObserved(statefulSet) && wanted != NULL && running != NULL && strcmp(wanted, running) != 0;
 }
 
+bool clusterRolloutPendingRestart(const json_t *pod)
+{
+    const char *record =
+        json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"), "status"));
+    if (record == NULL)
+        return false;
+    json_t *member = json_loads(record, 0, NULL);
+    bool pending = json_is_true(json_object_get(member, "pending_restart"));
+    json_decref(member);
+    return pending;
+}
+
+/* Whether member's Pod is to be replaced: an older template, or a restart Patroni waits for. */
+static bool rolloutStale(const ClusterRolloutMember *member)
+{
+    return member->pod != NULL &&
+           (clusterRolloutOutdated(member->statefulSet, member->pod) || clusterRolloutPendingRestart(member->pod));
+}
+
 /* A Pod that serves: Ready and not on its way out. */
 static bool rolloutReady(const json_t *pod)
 {
@@ -46,7 +65,7 @@ ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_
     bool anyOutdated = false, settled = true, havePrimary = primary < count;
     for (size_t memberIdx = 0; memberIdx < count; memberIdx++) {
         const ClusterRolloutMember *member = &members[memberIdx];
-        anyOutdated = anyOutdated || (member->pod != NULL && clusterRolloutOutdated(member->statefulSet, member->pod));
+        anyOutdated = anyOutdated || rolloutStale(member);
         settled = settled && rolloutReady(member->pod) && rolloutObserved(member->statefulSet);
     }
     if (!anyOutdated)
@@ -55,8 +74,7 @@ ClusterRolloutStep clusterRolloutNext(const ClusterRolloutMember *members, size_
     if (!settled || !havePrimary || switchoverPending)
         return step;
     for (size_t memberIdx = 0; memberIdx < count; memberIdx++)
-        if (memberIdx != step.primary &&
-            clusterRolloutOutdated(members[memberIdx].statefulSet, members[memberIdx].pod)) {
+        if (memberIdx != step.primary && rolloutStale(&members[memberIdx])) {
             step.action = rolloutDeletePod;
             step.member = memberIdx;
             return step;

@@ -11,7 +11,13 @@
  *
  * StatefulSets are OnDelete, so deleting the Pod is how a new template takes effect. A Pod is outdated when its
  * controller-revision-hash label differs from the StatefulSet's status.updateRevision, once the StatefulSet
- * controller has observed the StatefulSet's latest generation. */
+ * controller has observed the StatefulSet's latest generation.
+ *
+ * A Pod whose Postgres needs a restart is replaced the same way, in the same order: Patroni marks a member
+ * "pending_restart" when a parameter changed in its configuration (spec.patroni.dynamicConfiguration) takes effect
+ * only on a restart (shared_buffers, max_connections, ...). PGO asks Patroni to restart such members in place; a new
+ * Pod restarts Postgres as surely, and keeps one path for both reasons, with the replicas first and the primary only
+ * after a switchover. */
 #ifndef CLUSTER_ROLLOUT_H
 #define CLUSTER_ROLLOUT_H
 
@@ -40,6 +46,10 @@ typedef struct ClusterRolloutStep {
 
 /* Whether pod runs an older template than statefulSet's (false while the StatefulSet controller has not caught up). */
 bool clusterRolloutOutdated(const json_t *statefulSet, const json_t *pod);
+
+/* Whether Patroni says pod's Postgres waits for a restart: "pending_restart": true in the member record Patroni keeps
+ * as JSON in the Pod's annotation "status". */
+bool clusterRolloutPendingRestart(const json_t *pod);
 
 /* The next step of the rolling update of members (in a stable order, e.g. by name); primary: the index of the member
  * Patroni's leader runs on, count when there is none; switchoverPending: Patroni's failover key still names a leader

@@ -9,6 +9,7 @@
  *     prune.c     stagePrune: what the cluster controls but no longer wants
  *     rolling.c   stageRollout: the rolling update's next step (rollout.h decides it)
  *     restore.c   stageRestore: a clone's source and an in-place restore's steps (runDataSource, runRestorePlan)
+ *     shutdown.c  no stage: which instances run while the cluster shuts down or starts again (runPowerPlan)
  *     users.c     stageUsersRun: the users' SQL over libpq
  *     status.c    stageStatusWrite: the status, also after a failure
  *     observe.c   no stage: the instances the cluster has and keeps, and which is the primary
@@ -145,6 +146,8 @@ struct ClusterRun {
     bool waitForChange; /* the failure is one no retry can fix (reconciler.c): the pass ends without a requeue */
     json_t *conditions; /* this pass's own conditions (failure, fields not acted on, waiting), beside pgBackRest's */
     RunRestore restore; /* restore.c */
+    bool powerDecided;  /* shutdown.c: runPowerPlan ran this pass */
+    bool paused;        /* spec.paused: nothing applied, the status says so alone */
     int64_t requeueMs;  /* a pass that ends well comes back after this long (0: only on a change) */
 };
 
@@ -214,6 +217,14 @@ bool intended(const json_t *objects, const char *kind, const char *name);
 bool runDataSource(ClusterRun *run, bool *wait, Err *err) MUST_CHECK;
 bool runRestorePlan(ClusterRun *run, Err *err) MUST_CHECK;
 bool runRestoreStatus(ClusterRun *run, json_t *status, json_t *conditions) MUST_CHECK;
+
+/* --- shutdown.c: spec.shutdown and the start after it --- */
+
+/* Decides model.power for the pass, after the instances and the restore (a restore's startup rule wins). */
+void runPowerPlan(ClusterRun *run);
+/* The startup instance and its set in status (null to remove them once the cluster runs again); false when out of
+ * memory. */
+bool runPowerStatus(ClusterRun *run, json_t *status) MUST_CHECK;
 
 /* status.c: the condition of type in conditions, or NULL. */
 const json_t *conditionOf(const json_t *conditions, const char *type);

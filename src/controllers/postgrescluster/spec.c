@@ -1,5 +1,6 @@
 /* The first stage: the model from the spec, and what of the spec is not acted on. A spec the model cannot be built
- * from, or without an image for its Postgres version, fails the pass (the status says why). Nothing in the spec is
+ * from, or without an image for its Postgres version, fails the pass (the status says why). A paused cluster
+ * (spec.paused) goes straight to the status, which then says only that. Nothing in the spec is
  * ignored silently: the fields the operator does not act on yet are reported, and a cluster that asks for its data
  * from elsewhere creates nothing, going straight to the status, rather than being initialised empty: a data source
  * the operator cannot read, or a standby that names nothing to follow. */
@@ -135,7 +136,7 @@ static bool runBackupRemovalPaused(ClusterRun *run, bool *paused, Err *err)
         return true;
     logInfo(run->reconciler->log, "paused: backups removed without authorization",
             logStr("namespace", run->model.namespace), logStr("name", run->model.name));
-    return runReport(run, CLUSTER_CONDITION_PROGRESSING, "Paused",
+    return runReport(run, CLUSTER_CONDITION_PROGRESSING, CLUSTER_REASON_PAUSED,
                      "reconciliation is paused: spec.backups was removed, which would delete the repository host and "
                      "the volumes holding the backups; put spec.backups back, or annotate the cluster "
                      "with " CLUSTER_ANNOTATION_AUTHORIZE_BACKUP_REMOVAL "=\"true\" to remove them",
@@ -172,13 +173,27 @@ StageResult stageSpec(ClusterRun *run)
         runFailed(run, &err);
         return stageHandedOff;
     }
+    if (json_is_true(json_object_get(json_object_get(run->cluster, "spec"), "paused"))) {
+        /* As PGO: the pass changes nothing, and the status it writes is this one condition (status.c). */
+        run->paused = true;
+        run->conditions = json_array();
+        if (!clusterPush(run->conditions,
+                         clusterCondition(&run->model, CLUSTER_CONDITION_PROGRESSING, false, CLUSTER_REASON_PAUSED,
+                                          "No spec changes will be applied and no other statuses will be updated."))) {
+            errSet(&err, errOutOfMemory, "out of memory reporting the pause");
+            runFailed(run, &err);
+            return stageHandedOff;
+        }
+        return stageToStatus;
+    }
     /* A standby's data comes from its primary cluster: a data source is not read (PGO initialises a standby from its
      * primary whatever else the spec says). */
-    bool wait = false, paused = false, standby = clusterStandbyOf(run->cluster).enabled;
-    if (!runStandbyInvalid(run, &wait, &err) || (!wait && !runReportFields(run, &wait, &err)) ||
-        (!wait && !standby && !runDataSource(run, &wait, &err)) || !runBackupRemovalPaused(run, &paused, &err)) {
+    bool wait = false, invalid = false, paused = false, standby = clusterStandbyOf(run->cluster).enabled;
+    if (!runReportFields(run, &wait, &err) || !runStandbyInvalid(run, &invalid, &err) ||
+        (!wait && !invalid && !standby && !runDataSource(run, &wait, &err)) ||
+        !runBackupRemovalPaused(run, &paused, &err)) {
         runFailed(run, &err);
         return stageHandedOff;
     }
-    return wait || paused ? stageToStatus : stageNext;
+    return wait || invalid || paused ? stageToStatus : stageNext;
 }

@@ -175,12 +175,80 @@ static json_t *scheduledJobs(const ClusterRun *run)
     return result;
 }
 
+/* A paused cluster's status (spec.c): its conditions as they are but Progressing, which says paused; nothing else of
+ * the status changes, as in PGO. */
+static StageResult statusPaused(ClusterRun *run)
+{
+    const json_t *current = json_object_get(json_object_get(run->cluster, "status"), "conditions");
+    const json_t *paused = json_array_get(run->conditions, 0);
+    json_t *conditions = json_array();
+    bool ok = conditions != NULL;
+    size_t condIdx;
+    json_t *condition;
+    json_array_foreach(current, condIdx, condition)
+    {
+        const char *type = json_string_value(json_object_get(condition, "type"));
+        if (ok && (type == NULL || strcmp(type, CLUSTER_CONDITION_PROGRESSING) != 0))
+            ok = json_array_append(conditions, condition) == 0;
+    }
+    ok = ok && json_array_append(conditions, (json_t *)(uintptr_t)paused) == 0;
+    const json_t *was = conditionOf(current, CLUSTER_CONDITION_PROGRESSING);
+    bool same = was != NULL && json_equal(json_object_get(was, "reason"), json_object_get(paused, "reason")) &&
+                json_equal(json_object_get(was, "status"), json_object_get(paused, "status")) &&
+                json_equal(json_object_get(was, "observedGeneration"), json_object_get(paused, "observedGeneration"));
+    Err err;
+    if (ok && same) {
+        json_decref(conditions);
+        logDebug(run->reconciler->log, "paused", logStr("namespace", run->model.namespace),
+                 logStr("name", run->model.name));
+        runFinish(run, reconcileSuccess, NULL);
+        return stageHandedOff;
+    }
+    json_t *patch = NULL;
+    if (ok)
+        patch = json_pack("{s:{s:o}}", "status", "conditions", conditions);
+    else
+        json_decref(conditions);
+    if (patch == NULL)
+        errSet(&err, errOutOfMemory, "out of memory computing the status");
+    ok = patch != NULL && runPatch(run, kindCluster, run->model.name, kubeSubresourceStatus, false, patch, true, &err);
+    json_decref(patch);
+    if (!ok) {
+        runFail(run, &err);
+        return stageHandedOff;
+    }
+    logInfo(run->reconciler->log, "paused: no spec change is applied", logStr("namespace", run->model.namespace),
+            logStr("name", run->model.name));
+    return stageEnd;
+}
+
+/* status.pgbackrest of a cluster without backups: {} as in PGO (never absent, never null), made from was (the
+ * current one, may be NULL) by a merge patch that nulls each of its members; *emptied when there is something to
+ * write. False when out of memory. */
+static bool statusPgBackRestEmpty(const json_t *was, json_t *status, bool *emptied)
+{
+    json_t *empty = json_object();
+    if (empty == NULL || json_object_set_new(status, "pgbackrest", empty) != 0)
+        return false;
+    *emptied = !json_is_object(was) || json_object_size(was) > 0;
+    const char *key;
+    json_t *value;
+    bool ok = true;
+    json_object_foreach((json_t *)(uintptr_t)was, key, value)
+    {
+        ok = ok && json_object_set_new(empty, key, json_null()) == 0;
+    }
+    return ok;
+}
+
 /* The status: what was observed (instances, Patroni, pgBackRest) and the conditions, written whenever it differs
  * from the cluster's, on every pass, also one whose stages failed (runFailed). */
 StageResult stageStatusWrite(ClusterRun *run)
 {
     Err err;
     run->statusStage = true;
+    if (run->paused && !run->stageFailed)
+        return statusPaused(run);
     const json_t *current = json_object_get(run->cluster, "status");
     json_t *status = run->modelReady ? statusWanted(run)
                                      : json_pack("{s:I}", "observedGeneration", (json_int_t)run->model.generation);
@@ -190,12 +258,13 @@ StageResult stageStatusWrite(ClusterRun *run)
     json_t *wanted = status != NULL && (backrest != NULL || !run->modelReady) ? conditionsWanted(run, backrest) : NULL;
     const json_t *currentConditions = json_object_get(current, "conditions");
     const json_t *repos = json_object_get(backrest, "pgbackrest");
-    bool ok = wanted != NULL;
+    bool ok = wanted != NULL, emptied = false;
     if (ok && repos != NULL)
         ok = json_object_set(status, "pgbackrest", (json_t *)(uintptr_t)repos) == 0;
-    else if (ok && run->modelReady && json_object_get(current, "pgbackrest") != NULL)
-        ok = json_object_set_new(status, "pgbackrest", json_null()) == 0; /* a merge patch removes with null */
-    ok = ok && runRestoreStatus(run, status, wanted);                     /* restore.c: its part of both */
+    else if (ok && run->modelReady)
+        ok = statusPgBackRestEmpty(json_object_get(current, "pgbackrest"), status, &emptied);
+    ok = ok && runRestoreStatus(run, status, wanted); /* restore.c: its part of both */
+    ok = ok && runPowerStatus(run, status);           /* shutdown.c */
     json_t *conditions = ok ? conditionsMerged(currentConditions, wanted) : NULL;
     json_decref(wanted);
     ok = conditions != NULL;
@@ -211,8 +280,7 @@ StageResult stageStatusWrite(ClusterRun *run)
         runFailed(run, &err);
         return stageHandedOff;
     }
-    bool removal = json_is_null(json_object_get(status, "pgbackrest"));
-    if (!conditionsChanged && !removal && !clusterApplyNeeded(status, current)) {
+    if (!conditionsChanged && !emptied && !clusterApplyNeeded(status, current)) {
         json_decref(status);
         if (run->stageFailed) {
             runEndFailed(run, false);
