@@ -18,9 +18,10 @@
  *     .clusterNamespace (an in-place restore from another cluster's repository); a clone's clusterNamespace is
  *     acted on by refusing any namespace but the cluster's own (the cluster waits and says so), as a source that
  *     is missing, has no backup or has a cloud repository is refused.
- *   - spec.standby is data from elsewhere unless enabled is false, the CRD's default for enabled being true: a
- *     standby's data comes from its primary cluster, so it must not be initialised on its own; spec.dataSource's
- *     other two sources likewise.
+ *   - spec.standby is acted on: Patroni's standby_cluster follows it (patroni/config.c), users and pgBackRest's
+ *     Jobs wait for the promotion; an enabled standby naming neither a repository nor a host is refused
+ *     (controllers/postgrescluster/spec.c), so that it is never initialised empty. spec.dataSource's other two
+ *     sources are data from elsewhere.
  *   - spec.postGISVersion and spec.instances[].tablespaceVolumes are not acted on: no builder reads them (the image
  *     is spec.image or RELATED_IMAGE_POSTGRES_<version>, never the GIS one).
  *
@@ -136,8 +137,8 @@ static const ClusterField fieldsTable[] = {
     {"spec.proxy.pgBouncer", fieldActedOn, fieldWhenPresent}, /* pgbouncer/: the Deployment and its objects */
     {"spec.replicaService", fieldActedOn, fieldWhenPresent},
     {"spec.service", fieldActedOn, fieldWhenPresent},
-    {"spec.shutdown", fieldActedOn, fieldWhenPresent}, /* shutdown.c */
-    {"spec.standby", fieldDataElsewhere, fieldUnlessDisabled},
+    {"spec.shutdown", fieldActedOn, fieldWhenPresent},   /* shutdown.c */
+    {"spec.standby", fieldActedOn, fieldUnlessDisabled}, /* patroni/config.c: standby_cluster; spec.c: validity */
     {"spec.supplementalGroups", fieldActedOn, fieldWhenPresent},
     {"spec.userInterface", fieldNotActedOn, fieldWhenNonEmpty},
     {"spec.users", fieldActedOn, fieldWhenPresent}, /* users.c, secrets.c: roles, databases, options, password type */

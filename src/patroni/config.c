@@ -52,11 +52,20 @@
  * until someone sets the role's password to the Secret's by hand (ALTER ROLE in psql as postgres in an instance's
  * pod). That is accepted, before any release.
  *
+ * A standby cluster (spec.standby, api/standby.h) replays a primary cluster's WAL: bootstrap.dcs and the DCS carry
+ * standby_cluster (patroniStandby), so Patroni bootstraps its leader as a standby leader with pgBackRest's replica
+ * method (the instance file names the standby's repository) and/or pg_basebackup from the primary's host, never by
+ * initdb. Its operator's role arrives from the primary cluster, with that cluster's password; so the instance file of
+ * a cluster with spec.standby also has postgresql.callbacks.on_role_change, which sets this cluster's verifier when
+ * the promotion (enabled false, standby_cluster removed from the DCS by the reconciler) makes the leader a primary.
+ *
  * The instance file holds the bootstrap method (initdb with checksums, UTF8 and the WAL directory, then the
  * operator's role; during a restore, model->restore, PGO's "existing": the restored data directory renamed into
  * place, then the operator's role) until the cluster is bootstrapped, and how replicas are made (pg_basebackup with an immediate
  * checkpoint, so a new replica does not wait for the next scheduled one; pgBackRest comes with backups). */
 #include "patroni/config.h"
+
+#include "api/standby.h"
 
 #include "common/json.h"
 #include "common/yaml.h"
@@ -103,13 +112,24 @@ static const char *const patroniHbaMandatory[] = {
 /* First in pg_ident.conf, so that the list Patroni writes is never empty. */
 #define PATRONI_IDENT_HEADER "# spec.patroni.dynamicConfiguration.postgresql.pg_ident"
 
-/* bootstrap.post_bootstrap: the operator's role, made once the bootstrap has started Postgres (see the top); %s is
- * the password's verifier, whose characters (base64, '$', ':' and the name of the method) need no quoting in a SQL
- * literal, in a shell's double quotes or in a dollar-quoted body (no "$$": the salt is never empty). */
-#define PATRONI_POST_BOOTSTRAP                                                                                  \
-    "psql -Xq -v ON_ERROR_STOP=1 -c \"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname " \
-    "OPERATOR(pg_catalog.=) '" CLUSTER_OPERATOR_CN "') THEN CREATE ROLE " CLUSTER_OPERATOR_CN                   \
-    "; END IF; ALTER ROLE " CLUSTER_OPERATOR_CN " WITH SUPERUSER LOGIN PASSWORD '%s'; END$$\""
+/* The operator's role, made if missing and given the password's verifier; %s is the verifier, whose characters
+ * (base64, '$', ':' and the name of the method) need no quoting in a SQL literal, in a shell's double quotes or in a
+ * dollar-quoted body (no "$$": the salt is never empty). */
+#define PATRONI_OPERATOR_ROLE_SQL                                                                                  \
+    "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) "              \
+    "'" CLUSTER_OPERATOR_CN "') THEN CREATE ROLE " CLUSTER_OPERATOR_CN "; END IF; ALTER ROLE " CLUSTER_OPERATOR_CN \
+    " WITH SUPERUSER LOGIN PASSWORD '%s'; END$$"
+
+/* bootstrap.post_bootstrap: the role, once the bootstrap has started Postgres (see the top); %s is the statement. */
+#define PATRONI_POST_BOOTSTRAP "psql -Xq -v ON_ERROR_STOP=1 -c \"%s\""
+
+/* postgresql.callbacks.on_role_change of a standby cluster (see the top): Patroni runs it, split as a shell would
+ * split it, with the action, the new role and the scope as further arguments ($2, $3, $4 here, the statement being
+ * $1). On becoming the primary it sets the role again, retrying while the promotion finishes (the database refuses
+ * writes until then); on any other role change it does nothing. */
+#define PATRONI_ON_ROLE_CHANGE                                                                                      \
+    "bash -c 'case \"$3\" in primary|master) for attempt in $(seq 60); do psql -Xq -v ON_ERROR_STOP=1 -U postgres " \
+    "-d postgres -c \"$1\" && exit 0; sleep 1; done; exit 1;; esac' - \"%s\""
 
 /* Parameters the user cannot change. archive_command is "true" (WAL is dropped) unless pgBackRest is configured
  * (then patroniPgBackRestParameters), as PGO does for a cluster without backups; archive_mode stays on so that
@@ -245,13 +265,9 @@ static bool parametersHugePages(const ClusterModel *model)
  * spec.standby.repoName's for a standby cluster). */
 static bool patroniPgBackRestParameters(MemCtx *ctx, const ClusterModel *model, json_t *parameters)
 {
-    const json_t *standby = specField(model, "standby");
-    const char *repo = json_string_value(json_object_get(standby, "repoName"));
-    const json_t *enabled = json_object_get(standby, "enabled");
-    bool fromRepo = json_is_object(standby) && !json_is_false(enabled) && repo != NULL &&
-                    strncmp(repo, "repo", strlen("repo")) == 0 && repo[strlen("repo")] != '\0';
-    char *restore = fromRepo ? memCtxPrintf(ctx, "%s --repo=%s", PATRONI_RESTORE_COMMAND, repo + strlen("repo"))
-                             : memCtxStrDup(ctx, PATRONI_RESTORE_COMMAND);
+    ClusterStandby standby = clusterStandbyOf(model->cluster);
+    char *restore = standby.repoName != NULL ? memCtxPrintf(ctx, "%s --repo=%d", PATRONI_RESTORE_COMMAND, standby.repo)
+                                             : memCtxStrDup(ctx, PATRONI_RESTORE_COMMAND);
     bool ok = restore != NULL && clusterPut(parameters, "archive_command", json_string(PATRONI_ARCHIVE_COMMAND)) &&
               clusterPut(parameters, "restore_command", json_string(restore));
     memCtxRelease(restore);
@@ -472,6 +488,50 @@ oom:
     return NULL;
 }
 
+/* --- standby_cluster --- */
+
+/* standby_cluster, while spec.standby is enabled, as PGO writes it: over the user's dynamicConfiguration section,
+ * the primary's host and port (replicating by pg_basebackup and streaming as _crunchyrepl with the replication
+ * certificate) and/or the repository's restore_command (pgBackRest's replica method, then WAL from the repository),
+ * pgBackRest first when both. Patroni bootstraps the standby leader with these methods instead of initdb, and
+ * removing the section (enabled false) promotes it. */
+static bool patroniStandby(MemCtx *ctx, const ClusterModel *model, json_t *dcs, Err *err)
+{
+    ClusterStandby standby = clusterStandbyOf(model->cluster);
+    if (!standby.enabled)
+        return true;
+    if (!clusterStandbyValid(&standby))
+        return errSet(err, errInvalidArgument, "%s", CLUSTER_STANDBY_INVALID_MESSAGE);
+    const json_t *user = json_object_get(dcs, "standby_cluster");
+    json_t *section = json_is_object(user) ? json_deep_copy(user) : json_object();
+    json_t *methods = json_array();
+    char *restore =
+        standby.repoName != NULL ? memCtxPrintf(ctx, "%s --repo=%d", PATRONI_RESTORE_COMMAND, standby.repo) : NULL;
+    bool ok = section != NULL && methods != NULL && (standby.repoName == NULL || restore != NULL);
+    if (ok)
+        json_object_del(section, "restore_command");
+    if (ok && standby.repoName != NULL)
+        ok = clusterPush(methods, json_string("pgbackrest")) &&
+             clusterPut(section, "restore_command", json_string(restore));
+    if (ok && standby.host != NULL) {
+        ok = clusterPush(methods, json_string("basebackup")) && clusterPut(section, "host", json_string(standby.host));
+        if (ok && standby.port > 0)
+            ok = clusterPut(section, "port", json_integer(standby.port));
+    }
+    memCtxRelease(restore);
+    if (ok) {
+        ok = clusterPut(section, "create_replica_methods", methods);
+        methods = NULL;
+    }
+    if (ok) {
+        ok = clusterPut(dcs, "standby_cluster", section);
+        section = NULL;
+    }
+    json_decref(methods);
+    json_decref(section);
+    return ok || errSet(err, errOutOfMemory, "out of memory building Patroni's standby_cluster");
+}
+
 /* --- the files --- */
 
 /* bootstrap.dcs: the user's dynamic configuration under ours (see the top of this file). */
@@ -495,6 +555,8 @@ static json_t *patroniDcs(MemCtx *ctx, const ClusterModel *model, Err *err)
         (!userRetry && !clusterPut(dcs, "retry_timeout", json_integer(retryTimeout > 1 ? retryTimeout : 1))) ||
         !clusterPut(postgresql, "use_pg_rewind", json_boolean(model->postgresVersion > 10)))
         goto oom;
+    if (!patroniStandby(ctx, model, dcs, err))
+        goto fail;
     parameters = patroniParameters(ctx, model, userPostgresql, err);
     hba = parameters != NULL ? patroniHba(ctx, model, userPostgresql, err) : NULL;
     if (hba == NULL)
@@ -603,8 +665,14 @@ static bool patroniReplicaFromRepo(MemCtx *ctx, const ClusterModel *model, const
     const json_t *firstStatus = json_array_get(json_object_get(status, "repos"), 0);
     const char *repo = json_string_value(json_object_get(first, "name"));
     const char *statusRepo = json_string_value(json_object_get(firstStatus, "name"));
-    if (!model->backups || repo == NULL || strncmp(repo, "repo", strlen("repo")) != 0 || statusRepo == NULL ||
-        strcmp(statusRepo, repo) != 0 || !json_is_true(json_object_get(firstStatus, "replicaCreateBackupComplete")))
+    ClusterStandby standby = clusterStandbyOf(model->cluster);
+    if (standby.repoName != NULL)
+        /* A standby's leader and replicas restore from the primary's backups in the standby's repository, which
+         * holds them already (PGO assumes so too). */
+        repo = standby.repoName;
+    else if (!model->backups || repo == NULL || strncmp(repo, "repo", strlen("repo")) != 0 || statusRepo == NULL ||
+             strcmp(statusRepo, repo) != 0 ||
+             !json_is_true(json_object_get(firstStatus, "replicaCreateBackupComplete")))
         return true;
     char *command = memCtxPrintf(ctx,
                                  "bash -ceu -- 'install --directory --mode=0700 \"${PGDATA?}\" && exec \"$@\"' - "
@@ -619,8 +687,8 @@ static bool patroniReplicaFromRepo(MemCtx *ctx, const ClusterModel *model, const
     return ok;
 }
 
-/* bootstrap.post_bootstrap with the verifier of the operator's password, into *out (see the top of this file). */
-static bool patroniPostBootstrap(MemCtx *ctx, const ClusterModel *model, char **out, Err *err)
+/* The statement that makes the operator's role with the verifier of its password, into *out (see the top). */
+static bool patroniOperatorRoleSql(MemCtx *ctx, const ClusterModel *model, char **out, Err *err)
 {
     *out = NULL;
     if (model->operatorPassword == NULL || model->operatorPassword[0] == '\0')
@@ -628,14 +696,15 @@ static bool patroniPostBootstrap(MemCtx *ctx, const ClusterModel *model, char **
     char *verifier;
     if (!scramVerifierDerived(ctx, model->operatorPassword, strlen(model->operatorPassword), &verifier, err))
         return errPrefix(err, "the operator's role");
-    *out = memCtxPrintf(ctx, PATRONI_POST_BOOTSTRAP, verifier);
+    *out = memCtxPrintf(ctx, PATRONI_OPERATOR_ROLE_SQL, verifier);
     memCtxRelease(verifier);
     return *out != NULL || errSet(err, errOutOfMemory, "out of memory building Patroni's configuration");
 }
 
-/* The settings of patroni.yaml in <instance>-config; postBootstrap is NULL once the cluster is bootstrapped. */
+/* The settings of patroni.yaml in <instance>-config; postBootstrap is NULL once the cluster is bootstrapped,
+ * onRoleChange NULL unless the cluster has spec.standby. */
 static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const ClusterInstanceSet *set,
-                                   const char *postBootstrap)
+                                   const char *postBootstrap, const char *onRoleChange)
 {
     char *walDir = patroniWalDir(ctx, model, set);
     char *walOption = walDir != NULL ? memCtxPrintf(ctx, "waldir=%s", walDir) : NULL;
@@ -662,6 +731,12 @@ static json_t *patroniInstanceFile(MemCtx *ctx, const ClusterModel *model, const
         root = NULL;
     }
     if (root != NULL && !patroniReplicaFromRepo(ctx, model, walDir, json_object_get(root, "postgresql"))) {
+        json_decref(root);
+        root = NULL;
+    }
+    if (root != NULL && onRoleChange != NULL &&
+        !clusterPut(json_object_get(root, "postgresql"), "callbacks",
+                    json_pack("{s:s}", "on_role_change", onRoleChange))) {
         json_decref(root);
         root = NULL;
     }
@@ -737,14 +812,41 @@ fail:
     return NULL;
 }
 
+/* The two commands that set the operator's role: bootstrap.post_bootstrap until the cluster is bootstrapped, and,
+ * for a cluster with spec.standby, the callback that sets it again when a standby is promoted (its role came from the
+ * primary cluster, with that cluster's password). Either is NULL when not wanted. */
+static bool patroniRoleCommands(MemCtx *ctx, const ClusterModel *model, char **postBootstrap, char **onRoleChange,
+                                Err *err)
+{
+    *postBootstrap = *onRoleChange = NULL;
+    bool bootstrapped = patroniBootstrapped(model);
+    bool standby = json_is_object(specField(model, "standby"));
+    if (bootstrapped && !standby)
+        return true;
+    char *sql;
+    if (!patroniOperatorRoleSql(ctx, model, &sql, err))
+        return false;
+    *postBootstrap = bootstrapped ? NULL : memCtxPrintf(ctx, PATRONI_POST_BOOTSTRAP, sql);
+    *onRoleChange = standby ? memCtxPrintf(ctx, PATRONI_ON_ROLE_CHANGE, sql) : NULL;
+    memCtxRelease(sql);
+    if ((!bootstrapped && *postBootstrap == NULL) || (standby && *onRoleChange == NULL)) {
+        memCtxRelease(*postBootstrap);
+        memCtxRelease(*onRoleChange);
+        *postBootstrap = *onRoleChange = NULL;
+        return errSet(err, errOutOfMemory, "out of memory building Patroni's configuration");
+    }
+    return true;
+}
+
 bool clusterBuildPatroniConfig(MemCtx *ctx, const ClusterModel *model, json_t *objects, Err *err)
 {
-    char *postBootstrap = NULL;
-    if (!patroniBootstrapped(model) && !patroniPostBootstrap(ctx, model, &postBootstrap, err))
+    char *postBootstrap, *onRoleChange;
+    if (!patroniRoleCommands(ctx, model, &postBootstrap, &onRoleChange, err))
         return false;
     json_t *file = patroniClusterFile(ctx, model, err);
     if (file == NULL) {
         memCtxRelease(postBootstrap);
+        memCtxRelease(onRoleChange);
         return false;
     }
     char *name = memCtxPrintf(ctx, "%s-config", model->name);
@@ -756,10 +858,12 @@ bool clusterBuildPatroniConfig(MemCtx *ctx, const ClusterModel *model, json_t *o
     bool ok = patroniAppendConfigMap(ctx, objects, configMap, file, err);
     for (size_t instanceIdx = 0; ok && instanceIdx < model->instanceCount; instanceIdx++) {
         const ClusterInstance *instance = &model->instances[instanceIdx];
-        ok = patroniAppendConfigMap(ctx, objects, patroniInstanceConfigMap(ctx, model, instance),
-                                    patroniInstanceFile(ctx, model, &model->sets[instance->set], postBootstrap), err);
+        ok = patroniAppendConfigMap(
+            ctx, objects, patroniInstanceConfigMap(ctx, model, instance),
+            patroniInstanceFile(ctx, model, &model->sets[instance->set], postBootstrap, onRoleChange), err);
     }
     memCtxRelease(postBootstrap);
+    memCtxRelease(onRoleChange);
     return ok;
 }
 

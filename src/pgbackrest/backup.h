@@ -21,7 +21,7 @@ typedef struct Backup {
     const char *firstVolume; /* the first volume repository's name, or NULL: no repository host */
     const char *primary;     /* the instance Patroni's leader runs on (model->primary), or NULL */
     bool repoHostReady;      /* StatefulSet <cluster>-repo-host has its pod ready */
-    bool jobsReady;          /* Jobs can run: the repository host is ready, or there is none to wait for */
+    bool jobsReady; /* Jobs can run: the repository host is ready, or there is none to wait for; never in a standby */
     char configMap[BACKUP_NAME_SIZE];
     char secret[BACKUP_NAME_SIZE];
     char repoHost[BACKUP_NAME_SIZE];

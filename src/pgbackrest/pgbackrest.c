@@ -48,6 +48,8 @@
 
 #include "naming/names.h"
 
+#include "api/standby.h"
+
 #include "common/base64.h"
 #include "common/strbuf.h"
 #include "kube/apply.h"
@@ -243,7 +245,17 @@ bool backupInit(const ClusterModel *model, Backup *b)
     jobName(model, "backup", purpose, b->replicaJob);
     const json_t *status = json_object_get(backupLookup(model, "StatefulSet", b->repoHost), "status");
     b->repoHostReady = b->firstVolume != NULL && json_integer_value(json_object_get(status, "readyReplicas")) >= 1;
-    b->jobsReady = b->firstVolume == NULL || b->repoHostReady;
+    /* A standby's repository holds its primary cluster's stanza and backups: no Job of ours writes there (PGO
+     * blocks backups while standby), until the promotion, and Patroni has done it (a stanza-create of a leader
+     * still in recovery fails). */
+    char role[32] = "";
+    if (model->primary != NULL) {
+        char pod[BACKUP_NAME_SIZE];
+        snprintf(pod, sizeof(pod), "%s-0", model->primary);
+        clusterPodPatroniRole(backupLookup(model, "Pod", pod), role, sizeof(role));
+    }
+    b->jobsReady = (b->firstVolume == NULL || b->repoHostReady) && !clusterStandbyOf(model->cluster).enabled &&
+                   strcmp(role, "standby_leader") != 0;
     return true;
 }
 

@@ -13,12 +13,14 @@
 #    volume of the instance that was the leader before; every row written so
 #    far is there; the system identifier never changes;
 #  - data from elsewhere is never initialised empty: "standby" (spec.standby
-#    streaming from a host) and "clone" (spec.dataSource.postgresCluster of
-#    a cluster that does not exist; test/e2e/restore.sh clones real ones)
-#    get condition Progressing=False reason WaitingForDataSource, a Warning
-#    Event that kubectl describe shows (WaitingForDataSource for standby,
-#    PGO's InvalidDataSource for clone), and no StatefulSet, volume or pod,
-#    still none 20 s later;
+#    enabled with an empty host and no repository; test/e2e/standby.sh makes
+#    real ones) and "clone" (spec.dataSource.postgresCluster of a cluster
+#    that does not exist; test/e2e/restore.sh clones real ones) get condition
+#    Progressing=False (reason InvalidStandbyConfiguration, as PGO's Event,
+#    for standby; WaitingForDataSource for clone), a Warning Event that
+#    kubectl describe shows (InvalidStandbyConfiguration; PGO's
+#    InvalidDataSource for clone), and no StatefulSet, volume or pod, still
+#    none 20 s later;
 #  - nothing is ignored silently: orca with spec.monitoring and
 #    spec.databaseInitSQL gets condition SpecApplied=False naming
 #    both, and the Warning Event FieldsNotActedOn; removing them removes the
@@ -264,27 +266,30 @@ elsewhere() {
 		$2
 	EOF
 }
+# waiting CLUSTER REASON: Progressing=False says REASON, and CLUSTER has no StatefulSet, volume or pod.
 waiting() {
 	local reason objects
 	reason=$(condition "$1" Progressing reason)
 	objects=$(kn get statefulsets,pods,persistentvolumeclaims -l "$L/cluster=$1" -o name 2>&1)
-	[ "$reason" = WaitingForDataSource ] && [ -z "$objects" ] || {
+	[ "$reason" = "$2" ] && [ -z "$objects" ] || {
 		echo "Progressing reason '$reason'; objects: $objects"
 		return 1
 	}
 }
-check "standby (spec.standby from a host) applied" 0 elsewhere standby \
-	"  standby: {enabled: true, host: orca-primary.$NS.svc, port: 5432}"
+check "standby (spec.standby with an empty host, no repoName: the CRD lets it pass) applied" 0 elsewhere standby \
+	"  standby: {enabled: true, host: \"\"}"
 check "clone (spec.dataSource.postgresCluster) applied" 0 elsewhere clone \
 	"  dataSource: {postgresCluster: {clusterName: nosuch, repoName: repo1}}"
-for c in standby:WaitingForDataSource clone:InvalidDataSource; do
-	check "${c%:*}: Progressing=False WaitingForDataSource, and no StatefulSet, volume or pod" 120 waiting "${c%:*}"
-	check "${c%:*}: kubectl describe shows the Warning ${c#*:}" 60 described "${c%:*}" "${c#*:}"
+for c in standby:InvalidStandbyConfiguration:InvalidStandbyConfiguration \
+	clone:WaitingForDataSource:InvalidDataSource; do
+	IFS=: read -r name reason event <<<"$c"
+	check "$name: Progressing=False $reason, and no StatefulSet, volume or pod" 120 waiting "$name" "$reason"
+	check "$name: kubectl describe shows the Warning $event" 60 described "$name" "$event"
 done
 comment "standby: $(condition standby Progressing message)"
 sleep 20
-for c in standby clone; do
-	check "$c: still no StatefulSet, volume or pod 20 s later" 0 waiting "$c"
+for c in standby:InvalidStandbyConfiguration clone:WaitingForDataSource; do
+	check "${c%:*}: still no StatefulSet, volume or pod 20 s later" 0 waiting "${c%:*}" "${c#*:}"
 done
 
 tap_done

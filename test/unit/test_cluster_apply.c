@@ -168,6 +168,17 @@ static void testMemberStatusIsNoise(void **state)
                         "{\"status\":{\"phase\":\"Running\"}}"));
     assert_true(matters(clusterPodUpdateMatters, "{\"metadata\":{\"annotations\":{\"renewTime\":\"1\"}}}",
                         "{\"metadata\":{\"annotations\":{\"renewTime\":\"2\"}}}"));
+    /* The role in Patroni's member record: a standby leader promoted matters, its WAL position does not; a record
+     * that is no JSON names no role. */
+    assert_true(matters(clusterPodUpdateMatters,
+                        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"role\\\":\\\"standby_leader\\\"}\"}}}",
+                        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"role\\\":\\\"primary\\\"}\"}}}"));
+    assert_false(matters(
+        clusterPodUpdateMatters,
+        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"role\\\":\\\"primary\\\",\\\"xlog_location\\\":1}\"}}}",
+        "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"role\\\":\\\"primary\\\",\\\"xlog_location\\\":2}\"}}}"));
+    assert_false(matters(clusterPodUpdateMatters, "{\"metadata\":{\"annotations\":{\"status\":\"{\"}}}",
+                         "{\"metadata\":{\"annotations\":{\"status\":\"[\"}}}"));
     /* Of the member status, a restart becoming pending, or done, matters; one staying pending does not. */
     static const char pending1[] =
         "{\"metadata\":{\"annotations\":{\"status\":\"{\\\"pending_restart\\\":true,\\\"xlog\\\":1}\"}}}";

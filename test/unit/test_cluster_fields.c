@@ -339,6 +339,7 @@ static void testCheckerFindsBreaks(void **state)
             copy[fieldIdx].status = fieldDescend;
             assert_true(problemsMention(copy, count, "spec.port: descends"));
         } else if (strcmp(path, "spec.standby") == 0) {
+            copy[fieldIdx].status = fieldNotActedOn; /* the rule is checked for reportable entries */
             copy[fieldIdx].when = fieldWhenEnabled;
             assert_true(problemsMention(copy, count, "spec.standby: the table takes enabled to default to false"));
         } else if (strcmp(path, "spec.patroni.switchover") == 0) {
@@ -368,7 +369,7 @@ static void testStatuses(void **state)
         ClusterFieldStatus status;
     } expected[] = {
         {"metadata.annotations[\"postgres-operator.crunchydata.com/trigger-switchover\"]", fieldNotActedOn},
-        {"spec.standby", fieldDataElsewhere},
+        {"spec.standby", fieldActedOn},
         {"spec.dataSource.postgresCluster", fieldDescend},
         {"spec.dataSource.postgresCluster.options", fieldActedOn},
         {"spec.backups.pgbackrest.restore.options", fieldActedOn},
@@ -492,7 +493,7 @@ static void testReported(void **state)
                      " \"standby\": {\"enabled\": true, \"repoName\": \"repo1\"},"
                      " \"dataSource\": {\"postgresCluster\": {\"clusterName\": \"rhino\", \"repoName\": \"repo1\"}}}}",
         "{\"notActedOn\": [\"metadata.annotations[\\\"postgres-operator.crunchydata.com/trigger-switchover\\\"]\","
-        " \"spec.monitoring\"], \"dataElsewhere\": [\"spec.standby\"]}");
+        " \"spec.monitoring\"], \"dataElsewhere\": []}");
 
     /* The other reportable fields, each with a value that asks for something. */
     assertReport(CLUSTER_HEAD
@@ -537,11 +538,11 @@ static void testNoOpValues(void **state)
     assertReport(CLUSTER_HEAD "}, \"spec\": {\"postgresVersion\": 17, \"standby\": null, \"proxy\": null,"
                               " \"instances\": [{\"tablespaceVolumes\": []}]}}",
                  NOTHING);
-    /* restore and switchover without enabled: off (no CRD default); standby without it: on (the CRD's default). */
+    /* restore and switchover without enabled: off (no CRD default); an enabled standby is acted on. */
     assertReport(CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"patroni\": {\"switchover\": {}},"
                               " \"backups\": {\"pgbackrest\": {\"restore\": {\"repoName\": \"repo1\"}}},"
                               " \"standby\": {\"repoName\": \"repo1\"}}}",
-                 "{\"notActedOn\": [], \"dataElsewhere\": [\"spec.standby\"]}");
+                 NOTHING);
 }
 
 /* Values of unexpected types: a path through them sets nothing, an enabled-gated value that is no object counts. */
@@ -552,8 +553,8 @@ static void testOddTypes(void **state)
                               ", \"backups\": {\"pgbackrest\": {\"repos\": {\"schedules\": {\"full\": \"x\"}}}},"
                               " \"proxy\": [\"pgBouncer\"], \"dataSource\": \"postgresCluster\"}}",
                  NOTHING);
-    assertReport(CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"standby\": true, \"monitoring\": 1}}",
-                 "{\"notActedOn\": [\"spec.monitoring\"], \"dataElsewhere\": [\"spec.standby\"]}");
+    assertReport(CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"userInterface\": true, \"monitoring\": 1}}",
+                 "{\"notActedOn\": [\"spec.monitoring\", \"spec.userInterface\"], \"dataElsewhere\": []}");
     assertReport(CLUSTER_HEAD "}}", NOTHING);
 
     Err err;
@@ -568,7 +569,7 @@ static void testOddTypes(void **state)
 }
 
 static const char reportedCluster[] =
-    CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"postGISVersion\": \"3.5\", \"standby\": {\"enabled\": true}}}";
+    CLUSTER_HEAD "}, \"spec\": {" INSTANCES ", \"postGISVersion\": \"3.5\", \"dataSource\": {\"pgbackrest\": {}}}}";
 
 static bool buildReport(void *arg, Err *err)
 {

@@ -3,6 +3,7 @@
 #include "harness/harness.h"
 
 #include "api/model.h"
+#include "api/standby.h"
 
 #include <string.h>
 
@@ -157,11 +158,66 @@ static void testAllocationFailures(void **state)
     json_decref(fixture.cluster);
 }
 
+/* spec.standby as read (api/standby.h): the CRD's default enabled, repository names the CRD allows, an empty host;
+ * Patroni's role from a Pod's member record, none when it is missing, no JSON, or longer than the buffer. */
+static void testStandby(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cluster;
+        bool enabled, valid;
+        int repo;
+        const char *host;
+        long long port;
+    } cases[] = {
+        {"{}", false, false, 0, NULL, 0},
+        {"{\"spec\": {\"standby\": {\"repoName\": \"repo2\"}}}", true, true, 2, NULL, 0},
+        {"{\"spec\": {\"standby\": {\"enabled\": false, \"repoName\": \"repo2\"}}}", false, false, 0, NULL, 0},
+        {"{\"spec\": {\"standby\": {\"enabled\": true, \"host\": \"h\", \"port\": 6543}}}", true, true, 0, "h", 6543},
+        {"{\"spec\": {\"standby\": {\"enabled\": true, \"host\": \"\"}}}", true, false, 0, NULL, 0},
+        {"{\"spec\": {\"standby\": {\"enabled\": true, \"repoName\": \"repo5\"}}}", true, false, 0, NULL, 0},
+        {"{\"spec\": {\"standby\": {\"enabled\": true, \"repoName\": \"repo11\"}}}", true, false, 0, NULL, 0},
+        {"{\"spec\": {\"standby\": true}}", false, false, 0, NULL, 0},
+    };
+    for (size_t caseIdx = 0; caseIdx < sizeof(cases) / sizeof(cases[0]); caseIdx++) {
+        json_t *cluster = harnessJson(cases[caseIdx].cluster);
+        ClusterStandby standby = clusterStandbyOf(cluster);
+        assert_int_equal(standby.enabled, cases[caseIdx].enabled);
+        assert_int_equal(clusterStandbyValid(&standby), cases[caseIdx].valid);
+        assert_int_equal(standby.repo, cases[caseIdx].repo);
+        assert_int_equal(standby.repoName != NULL, cases[caseIdx].repo > 0);
+        if (cases[caseIdx].host == NULL)
+            assert_null(standby.host);
+        else
+            assert_string_equal(standby.host, cases[caseIdx].host);
+        assert_int_equal(standby.port, cases[caseIdx].port);
+        json_decref(cluster);
+    }
+
+    char role[16];
+    json_t *pod =
+        harnessJson("{\"metadata\": {\"annotations\": {\"status\": \"{\\\"role\\\": \\\"standby_leader\\\"}\"}}}");
+    clusterPodPatroniRole(pod, role, sizeof(role));
+    assert_string_equal(role, "standby_leader");
+    clusterPodPatroniRole(pod, role, 8);
+    assert_string_equal(role, "");
+    clusterPodPatroniRole(pod, role, 0);
+    json_decref(pod);
+    strcpy(role, "x");
+    clusterPodPatroniRole(NULL, role, sizeof(role));
+    assert_string_equal(role, "");
+    pod = harnessJson("{\"metadata\": {\"annotations\": {\"status\": \"not json\"}}}");
+    clusterPodPatroniRole(pod, role, sizeof(role));
+    assert_string_equal(role, "");
+    json_decref(pod);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(testDefaults), cmocka_unit_test(testExplicitValues), cmocka_unit_test(testNoImage),
         cmocka_unit_test(testInvalid),  cmocka_unit_test(testMissingFields),  cmocka_unit_test(testAllocationFailures),
+        cmocka_unit_test(testStandby),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

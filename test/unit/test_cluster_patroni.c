@@ -501,6 +501,95 @@ static void testOperatorPassword(void **state)
     clusterFixtureFree(&fixture);
 }
 
+/* spec.standby: standby_cluster in the DCS (both methods, pgBackRest first, over the user's section whose
+ * restore_command is replaced), the standby leader's pgBackRest method from the standby's repository, restore_command
+ * from it, and the callback that sets the operator's role on promotion. */
+#define STANDBY_SPEC(standby)                                                                                      \
+    "{" HIPPO_META ", \"spec\": {\"postgresVersion\": 17, \"standby\": " standby ","                               \
+    " \"patroni\": {\"dynamicConfiguration\": {\"standby_cluster\": {\"restore_command\": \"mine\","               \
+    "  \"primary_slot_name\": \"slot\"}}},"                                                                        \
+    " \"backups\": {\"pgbackrest\": {\"repos\": [{\"name\": \"repo1\", \"s3\": {\"bucket\": \"b\", \"endpoint\": " \
+    "\"e\", \"region\": \"r\"}}]}},"                                                                               \
+    " \"instances\": [{\"name\": \"instance1\", " HIPPO_VOLUME "}]}}"
+
+static void testStandby(void **state)
+{
+    (void)state;
+    Fixture fixture;
+    fixtureInit(&fixture,
+                STANDBY_SPEC("{\"enabled\": true, \"repoName\": \"repo1\", \"host\": \"primary.example\", "
+                             "\"port\": 6543}"),
+                (const char *const[]){"hippo-instance1-abcd", NULL});
+    json_t *objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
+    assert_golden(objects, "cluster/patroni-standby");
+    assertLines(patroniYaml(objects, 0), "    standby_cluster:\n"
+                                         "      create_replica_methods:\n"
+                                         "      - pgbackrest\n"
+                                         "      - basebackup\n"
+                                         "      host: primary.example\n"
+                                         "      port: 6543\n"
+                                         "      primary_slot_name: slot\n"
+                                         "      restore_command: pgbackrest --stanza=db archive-get %f \"%p\" "
+                                         "--repo=1\n");
+    assertLines(patroniYaml(objects, 0), "        restore_command: pgbackrest --stanza=db archive-get %f \"%p\" "
+                                         "--repo=1\n");
+    const char *instance = patroniYaml(objects, 1);
+    assertLines(instance, "--link-map=pg_wal=/pgdata/pg17_wal --type=standby\n");
+    assert_non_null(strstr(instance, "pgbackrest restore --delta --stanza=db --repo=1 "));
+    assert_non_null(strstr(instance, "  callbacks:\n    on_role_change: "));
+    assert_non_null(strstr(instance, "PASSWORD '" OPERATOR_VERIFIER "'"));
+    json_decref(objects);
+    clusterFixtureFree(&fixture);
+
+    /* Streaming only: pg_basebackup from the host, Patroni's default port, no restore_command of ours. */
+    fixtureInit(&fixture, STANDBY_SPEC("{\"host\": \"primary.example\"}"),
+                (const char *const[]){"hippo-instance1-abcd", NULL});
+    json_t *dcs = clusterPatroniDynamicConfig(fixture.ctx, &fixture.model, &(Err){0});
+    assert_non_null(dcs);
+    json_t *expected = harnessJson("{\"create_replica_methods\": [\"basebackup\"], \"host\": \"primary.example\","
+                                   " \"primary_slot_name\": \"slot\"}");
+    assert_true(json_equal(json_object_get(dcs, "standby_cluster"), expected));
+    json_decref(expected);
+    json_decref(dcs);
+    clusterFixtureFree(&fixture);
+
+    /* Promoted (enabled false, bootstrapped): the user's section passes as PGO passes it, ours is gone; restore from
+     * any repository; the callback stays, so that the promotion finds it. */
+    json_t *cluster = harnessJson(STANDBY_SPEC("{\"enabled\": false, \"repoName\": \"repo1\"}"));
+    assert_int_equal(
+        json_object_del(json_object_get(json_object_get(cluster, "spec"), "patroni"), "dynamicConfiguration"), 0);
+    assert_int_equal(json_object_set_new(cluster, "status",
+                                         json_pack("{s:{s:s}}", "patroni", "systemIdentifier", "7412345678901234567")),
+                     0);
+    fixtureInitDoc(&fixture, cluster, (const char *const[]){"hippo-instance1-abcd", NULL});
+    dcs = clusterPatroniDynamicConfig(fixture.ctx, &fixture.model, &(Err){0});
+    assert_non_null(dcs);
+    assert_null(json_object_get(dcs, "standby_cluster"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(dcs, "postgresql"), "parameters"), "restore_command")),
+                        "pgbackrest --stanza=db archive-get %f \"%p\"");
+    json_decref(dcs);
+    objects = clusterBuildOk(clusterBuildPatroniConfig, &fixture.model);
+    assert_non_null(strstr(patroniYaml(objects, 1), "on_role_change: "));
+    assert_null(strstr(patroniYaml(objects, 1), "pgbackrest restore"));
+    json_decref(objects);
+    clusterFixtureFree(&fixture);
+
+    /* Neither a repository nor a host (a repoName the CRD refuses is none): refused, as PGO refuses it. */
+    fixtureInit(&fixture, STANDBY_SPEC("{\"enabled\": true, \"repoName\": \"repo9\"}"), (const char *const[]){NULL});
+    clusterBuildRefused(clusterBuildPatroniConfig, &fixture.model, errInvalidArgument,
+                        "neither spec.standby.host nor spec.standby.repoName");
+    clusterFixtureFree(&fixture);
+
+    fixtureInit(&fixture,
+                STANDBY_SPEC("{\"enabled\": true, \"repoName\": \"repo1\", \"host\": \"primary.example\", "
+                             "\"port\": 6543}"),
+                (const char *const[]){"hippo-instance1-abcd", NULL});
+    assert_true(harnessAllocSweep(clusterBuildSweep, &(ClusterBuildSweep){clusterBuildPatroniConfig, &fixture.model},
+                                  false) > 0);
+    clusterFixtureFree(&fixture);
+}
+
 /* Every allocation failure of the builder (and of the models' JSON) is reported as errOutOfMemory, no leak. */
 static void testAllocationSweep(void **state)
 {
@@ -542,6 +631,7 @@ int main(void)
         cmocka_unit_test(testBootstrappedWithLogging),
         cmocka_unit_test(testRefused),
         cmocka_unit_test(testOperatorPassword),
+        cmocka_unit_test(testStandby),
         cmocka_unit_test(testAllocationSweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -588,6 +588,41 @@ static void testPatroni(void **state)
     clusterFixtureFree(&fixture);
 }
 
+/* A standby writes nothing to its repository (its primary's): no stanza Job, no replica-create backup, while
+ * spec.standby is enabled, nor after the promotion until Patroni's record of the leader stops saying standby_leader;
+ * then the stanza Job as for any cluster. */
+static void testStandbyJobs(void **state)
+{
+    (void)state;
+    Fixture fixture;
+    fixtureInit(&fixture, hippoText);
+    clusterRunning(&fixture);
+    json_t *spec = json_object_get(fixture.cluster, "spec");
+    json_object_set_new(spec, "standby", harnessJson("{\"enabled\": true, \"repoName\": \"repo1\"}"));
+    char names[400];
+    json_t *objects = build(&fixture);
+    jobNames(objects, names, sizeof(names));
+    assert_string_equal(names, "");
+    json_decref(objects);
+
+    json_object_set_new(spec, "standby", harnessJson("{\"enabled\": false, \"repoName\": \"repo1\"}"));
+    clusterFixturePut(&fixture, "Pod", INSTANCE "-0",
+                      harnessJson("{\"metadata\": {\"name\": \"" INSTANCE "-0\", \"annotations\": {\"status\":"
+                                  " \"{\\\"role\\\": \\\"standby_leader\\\", \\\"state\\\": \\\"running\\\"}\"}}}"));
+    objects = build(&fixture);
+    jobNames(objects, names, sizeof(names));
+    assert_string_equal(names, "");
+    json_decref(objects);
+
+    clusterFixturePut(&fixture, "Pod", INSTANCE "-0",
+                      harnessJson("{\"metadata\": {\"name\": \"" INSTANCE "-0\", \"annotations\": {\"status\":"
+                                  " \"{\\\"role\\\": \\\"primary\\\", \\\"state\\\": \\\"running\\\"}\"}}}"));
+    objects = build(&fixture);
+    assert_non_null(jobOf(objects, "stanza"));
+    json_decref(objects);
+    clusterFixtureFree(&fixture);
+}
+
 /* What prune.c decides of a cached CronJob: a schedule of a cluster with backups that objects do not intend. */
 static bool cronJobObsolete(const ClusterModel *model, const json_t *object, const json_t *objects)
 {
@@ -858,6 +893,7 @@ int main(void)
         cmocka_unit_test(testManualBackup),
         cmocka_unit_test(testSchedules),
         cmocka_unit_test(testInstancePod),
+        cmocka_unit_test(testStandbyJobs),
         cmocka_unit_test(testPatroni),
         cmocka_unit_test(testInvalid),
         cmocka_unit_test(testInstancePodErrorKept),

@@ -350,15 +350,24 @@ static void testFailedApplyStillWritesStatus(void **state)
 
 /* --- a cluster waiting for its data --- */
 
-/* A standby of a host: nothing of the cluster is created until it is (no StatefulSet), and Progressing says why. */
-static void testStandbyWaitsForDataSource(void **state)
+/* A standby that names neither a repository nor a host: nothing of the cluster is created (it must not be
+ * initialised empty), and Progressing says why, with PGO's reason. */
+static void testInvalidStandbyWaits(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    reconcileOnce(fixture, NULL, 0, clusterItem(fixture, 1, "{\"enabled\":true}"), "", leaderItem(fixture, NULL));
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/statefulsets/"), 0);
+    assert_int_equal(fakeApiCount(fixture->record, "POST", "/statefulsets"), 0);
+    assertCondition(fixture, "Progressing", "False", "InvalidStandbyConfiguration");
+}
+
+/* A standby of a host is made (its leader is bootstrapped by Patroni from the host), as is one of a repository. */
+static void testStandbyIsMade(void **state)
 {
     ReconcilerFixture *fixture = *state;
     reconcileOnce(fixture, NULL, 0, clusterItem(fixture, 1, "{\"enabled\":true,\"host\":\"x\"}"), "",
                   leaderItem(fixture, NULL));
-    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/statefulsets/"), 0);
-    assert_int_equal(fakeApiCount(fixture->record, "POST", "/statefulsets"), 0);
-    assertCondition(fixture, "Progressing", "False", "WaitingForDataSource");
+    assert_true(fakeApiCount(fixture->record, "PATCH", "/statefulsets/") >= 1);
 }
 
 /* --- restores --- */
@@ -615,7 +624,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(testScaleDownKeepsLeaderSortedLast, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testScaleDownKeepsLeaderSortedFirst, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testFailedApplyStillWritesStatus, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(testStandbyWaitsForDataSource, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testInvalidStandbyWaits, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testStandbyIsMade, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testCloneWaitsForMissingSource, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testInPlaceRestoreRequested, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testPausedAppliesNothing, setUp, tearDown),

@@ -2,6 +2,8 @@
 #include "controllers/postgrescluster/changes.h"
 #include "controllers/postgrescluster/rollout.h"
 
+#include "api/standby.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -52,8 +54,14 @@ bool clusterEndpointsUpdateMatters(const json_t *oldObject, const json_t *newObj
                          sizeof(changesEndpointsNoise) / sizeof(changesEndpointsNoise[0]));
 }
 
+/* Patroni's member record is noise but for the role it names: a standby leader promoted (as PGO watches for) lets
+ * the stanza and backups start. */
 bool clusterPodUpdateMatters(const json_t *oldObject, const json_t *newObject)
 {
-    return changesMatter(oldObject, newObject, changesPodNoise, sizeof(changesPodNoise) / sizeof(changesPodNoise[0])) ||
+    char oldRole[32], newRole[32];
+    clusterPodPatroniRole(oldObject, oldRole, sizeof(oldRole));
+    clusterPodPatroniRole(newObject, newRole, sizeof(newRole));
+    return strcmp(oldRole, newRole) != 0 ||
+           changesMatter(oldObject, newObject, changesPodNoise, sizeof(changesPodNoise) / sizeof(changesPodNoise[0])) ||
            clusterRolloutPendingRestart(oldObject) != clusterRolloutPendingRestart(newObject);
 }

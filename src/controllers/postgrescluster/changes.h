@@ -18,7 +18,7 @@
 bool clusterEndpointsUpdateMatters(const json_t *oldObject, const json_t *newObject);
 
 /* For Pods: labels (Patroni's role), the phase and conditions matter; of Patroni's member status, only whether a
- * restart is pending (rollout.h). */
+ * restart is pending (rollout.h) and the role it names (a standby leader promoted). */
 bool clusterPodUpdateMatters(const json_t *oldObject, const json_t *newObject);
 
 #endif

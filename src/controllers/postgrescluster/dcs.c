@@ -32,7 +32,10 @@ StageResult stageDcs(ClusterRun *run)
         return stageHandedOff;
     }
     json_t *current = json_loads(config, 0, NULL);
-    bool needed = current == NULL || clusterApplyNeeded(desired, current);
+    /* Desired being a subset of current is not enough for standby_cluster: its removal is the promotion. */
+    bool needed =
+        current == NULL || clusterApplyNeeded(desired, current) ||
+        (json_object_get(current, "standby_cluster") != NULL && json_object_get(desired, "standby_cluster") == NULL);
     json_decref(current);
     char *text = needed ? json_dumps(desired, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(desired);

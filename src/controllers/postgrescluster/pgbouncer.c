@@ -13,6 +13,7 @@
  * readyReplicas} from the Deployment, and the condition ProxyAvailable mirroring the Deployment's Available; both
  * gone once PgBouncer is. */
 #include "pgbouncer/pgbouncer.h"
+#include "api/standby.h"
 #include "controllers/postgrescluster/run.h"
 #include "kube/apply.h"
 
@@ -108,8 +109,10 @@ static void pgbouncerSql(ClusterRun *run)
     const char *current = currentRevision(run);
     const char *verifier = enabled ? intentVerifier(run) : NULL;
     if ((enabled && verifier == NULL) || (!enabled && current == NULL) || run->model.haClusterIP == NULL ||
-        !runHasLeader(run)) {
-        stageStatus(run); /* nothing to do, or no primary yet: its Endpoints changing brings the cluster back */
+        !runHasLeader(run) || clusterStandbyOf(run->cluster).enabled) {
+        /* Nothing to do, or no primary yet: its Endpoints changing brings the cluster back. A standby is read-only:
+         * its primary cluster's SQL reaches it by replication, and the promotion changes the spec. */
+        stageStatus(run);
         return;
     }
     ClusterPgBouncerSql sql;

@@ -2,8 +2,10 @@
  * from, or without an image for its Postgres version, fails the pass (the status says why). A paused cluster
  * (spec.paused) goes straight to the status, which then says only that. Nothing in the spec is
  * ignored silently: the fields the operator does not act on yet are reported, and a cluster that asks for its data
- * from elsewhere creates nothing, going straight to the status, rather than being initialised empty. */
+ * from elsewhere creates nothing, going straight to the status, rather than being initialised empty: a data source
+ * the operator cannot read, or a standby that names nothing to follow. */
 #include "api/fields.h"
+#include "api/standby.h"
 #include "controllers/postgrescluster/run.h"
 
 #include <stdio.h>
@@ -56,18 +58,15 @@ static bool runHasData(const ClusterRun *run)
 
 /* Nothing in the spec is ignored silently (api/fields.h): fields the operator does not act on yet are listed in
  * the condition SpecApplied (False, FieldsNotActedOn) and a Warning Event. A cluster that asks for its data from
- * elsewhere is never initialised empty: a standby (whatever it holds), or a data source for a cluster with no data
- * yet, makes the pass create nothing (*wait) and say why in Progressing (False, WaitingForDataSource); a data
+ * elsewhere is never initialised empty: a data source the operator cannot take data from, for a cluster with no
+ * data yet, makes the pass create nothing (*wait) and say why in Progressing (False, WaitingForDataSource); a data
  * source of a cluster that has data is moot, as in PGO, which reads it only to initialise. */
 static bool runReportFields(ClusterRun *run, bool *wait, Err *err)
 {
     ClusterFieldsReport report;
     if (!clusterFieldsReport(run->reconcile->ctx, run->cluster, &report, err))
         return false;
-    bool standby = false;
-    for (size_t pathIdx = 0; pathIdx < report.dataElsewhereCount; pathIdx++)
-        standby = standby || strncmp(report.dataElsewhere[pathIdx], "spec.standby", 12) == 0;
-    *wait = report.dataElsewhereCount > 0 && (standby || !runHasData(run));
+    *wait = report.dataElsewhereCount > 0 && !runHasData(run);
     if (report.notActedOnCount > 0) {
         const char *message =
             runPathList(run, "the operator does not act on these fields yet and ignores them: ", report.notActedOn,
@@ -91,6 +90,21 @@ static bool runReportFields(ClusterRun *run, bool *wait, Err *err)
                 logStr("name", run->model.name));
     }
     return true;
+}
+
+/* spec.standby enabled without a repository or a host to follow, as PGO refuses it (a Warning Event
+ * InvalidStandbyConfiguration; here also Progressing False with that reason): the pass creates nothing (*wait), so
+ * the cluster is never initialised empty, nor, once it has data, changed on a spec that says nothing sensible. */
+static bool runStandbyInvalid(ClusterRun *run, bool *wait, Err *err)
+{
+    ClusterStandby standby = clusterStandbyOf(run->cluster);
+    *wait = standby.enabled && !clusterStandbyValid(&standby);
+    if (!*wait)
+        return true;
+    logInfo(run->reconciler->log, "invalid standby configuration", logStr("namespace", run->model.namespace),
+            logStr("name", run->model.name));
+    return runReport(run, CLUSTER_CONDITION_PROGRESSING, CLUSTER_STANDBY_INVALID_REASON,
+                     CLUSTER_STANDBY_INVALID_MESSAGE, err);
 }
 
 /* Whether the cluster has pgBackRest's objects (its configuration ConfigMap, made for every cluster with backups)
@@ -172,11 +186,14 @@ StageResult stageSpec(ClusterRun *run)
         }
         return stageToStatus;
     }
-    bool wait = false, paused = false;
-    if (!runReportFields(run, &wait, &err) || (!wait && !runDataSource(run, &wait, &err)) ||
+    /* A standby's data comes from its primary cluster: a data source is not read (PGO initialises a standby from its
+     * primary whatever else the spec says). */
+    bool wait = false, invalid = false, paused = false, standby = clusterStandbyOf(run->cluster).enabled;
+    if (!runReportFields(run, &wait, &err) || !runStandbyInvalid(run, &invalid, &err) ||
+        (!wait && !invalid && !standby && !runDataSource(run, &wait, &err)) ||
         !runBackupRemovalPaused(run, &paused, &err)) {
         runFailed(run, &err);
         return stageHandedOff;
     }
-    return wait || paused ? stageToStatus : stageNext;
+    return wait || invalid || paused ? stageToStatus : stageNext;
 }

@@ -4,6 +4,7 @@
  * Postgres is reached at the leader Service's address, verified as <cluster>-primary (verify-full), or with
  * spec.customTLSSecret against the user's CA alone (verify-ca: the names in the user's certificate are the user's).
  * The verifiers and the CA come from this reconcile's intents, which are what the cluster's Secrets now hold. */
+#include "api/standby.h"
 #include "controllers/postgrescluster/run.h"
 #include "pki/authority.h"
 
@@ -128,8 +129,10 @@ static void stageUsers(ClusterRun *run)
     }
     const char *current = json_string_value(json_object_get(json_object_get(run->cluster, "status"), "usersRevision"));
     if (sql.batchCount == 0 || (current != NULL && strcmp(current, sql.revision) == 0) ||
-        run->model.haClusterIP == NULL || !runHasLeader(run)) {
-        /* Nothing to do, or no primary yet: its Endpoints changing brings the cluster back. */
+        run->model.haClusterIP == NULL || !runHasLeader(run) || clusterStandbyOf(run->cluster).enabled) {
+        /* Nothing to do, or no primary yet: its Endpoints changing brings the cluster back. A standby's roles and
+         * databases are its primary cluster's, replicated (its Secrets are made all the same); the promotion
+         * changes the spec, which brings the cluster back. */
         runNextStage(run);
         return;
     }
