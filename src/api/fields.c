@@ -11,8 +11,8 @@
  *     them; credentials and TLS options come, as in PGO, from spec.backups.pgbackrest.configuration and .global.
  *   - spec.backups.pgbackrest.repoHost.sshConfigMap and .sshSecret are not: the CRD keeps them for old manifests
  *     and documents that they are ignored, and ignoring is what is reported.
- *   - spec.patroni.switchover does something only with enabled true; the switchover's trigger, the annotation
- *     trigger-switchover, is not acted on either (the reconciler's switchovers are its own, during rolling updates).
+ *   - spec.patroni.switchover and the annotation trigger-switchover are acted on together (switchover.c); the
+ *     annotation without enabled true is ignored, as in PGO, and a Warning Event says so.
  *   - spec.backups.pgbackrest.restore (with the annotation pgbackrest-restore) and spec.dataSource.postgresCluster
  *     are acted on (controllers/postgrescluster/restore.c, pgbackrest/restore.c), but restore.clusterName and
  *     .clusterNamespace (an in-place restore from another cluster's repository); a clone's clusterNamespace is
@@ -43,7 +43,7 @@
 /* Metadata first, then spec in the CRD's order (alphabetical at each level), children after their container. The
  * third member, when a value counts as set, matters for the reportable statuses only. */
 static const ClusterField fieldsTable[] = {
-    {"metadata.annotations[\"" CLUSTER_ANNOTATION_TRIGGER_SWITCHOVER "\"]", fieldNotActedOn, fieldWhenPresent},
+    {"metadata.annotations[\"" CLUSTER_ANNOTATION_TRIGGER_SWITCHOVER "\"]", fieldActedOn, fieldWhenPresent},
 
     {"spec.authentication", fieldActedOn, fieldWhenPresent}, /* patroni.c: pg_hba */
     {"spec.backups", fieldDescend, fieldWhenPresent},
@@ -127,7 +127,7 @@ static const ClusterField fieldsTable[] = {
     {"spec.patroni.leaderLeaseDurationSeconds", fieldActedOn, fieldWhenPresent},
     {"spec.patroni.logging", fieldActedOn, fieldWhenPresent},
     {"spec.patroni.port", fieldActedOn, fieldWhenPresent},
-    {"spec.patroni.switchover", fieldNotActedOn, fieldWhenEnabled},
+    {"spec.patroni.switchover", fieldActedOn, fieldWhenEnabled}, /* switchover.c */
     {"spec.patroni.syncPeriodSeconds", fieldActedOn, fieldWhenPresent},
     {"spec.paused", fieldActedOn, fieldWhenPresent}, /* spec.c: nothing applied, one condition */
     {"spec.port", fieldActedOn, fieldWhenPresent},

@@ -17,6 +17,11 @@
 #    condition Progressing False, reason Paused, "No spec changes will be
 #    applied and no other statuses will be updated."; paused: false applies
 #    the change and the condition goes;
+#  - a switchover on request (spec.patroni.switchover enabled and the
+#    annotation trigger-switchover, as PGO's docs show them): the replica
+#    becomes the primary, status.patroni.switchover records the trigger;
+#    then a Failover to targetInstance, the former primary, brings it back;
+#    no pod is recreated and the rows are intact;
 #  - a Postgres parameter that needs a restart (shared_buffers, through
 #    spec.patroni.dynamicConfiguration): Patroni marks the members
 #    pending_restart, the instances are restarted one at a time, the
@@ -218,6 +223,31 @@ check "kubectl patch postgrescluster/kiwi --type merge --patch '{\"spec\":{\"pau
 check "the change is applied and Progressing is no longer Paused" 60 \
 	eval 'labelled && [ "$(condition Progressing reason)" != Paused ]'
 check "kiwi is Ready with its rows" 120 eval 'instances_ready kiwi 2 && [ "$(pgx -c "SELECT count(*) FROM fruit")" = 501 ]'
+
+# --- a switchover and a failover on request --------------------------------------
+
+uids=$(kn get pods -l "$L/cluster=kiwi,$L/instance" -o jsonpath='{.items[*].metadata.uid}')
+# switched TRIGGER POD: status.patroni.switchover is TRIGGER and POD is the one primary, the other a replica.
+switched() {
+	echo "switchover: $(status_of .patroni.switchover); primary: $(pods_with_role kiwi master)"
+	[ "$(status_of .patroni.switchover)" = "$1" ] && [ "$(pods_with_role kiwi master)" = "$2" ] &&
+		instances_ready kiwi 2
+}
+check "spec.patroni.switchover.enabled: true" 0 spec_patch '{"spec":{"patroni":{"switchover":{"enabled":true}}}}'
+start=$(now)
+check "kubectl annotate postgrescluster kiwi $L/trigger-switchover=first" 0 \
+	kn annotate postgrescluster kiwi --overwrite "$L/trigger-switchover=first"
+check "the replica becomes the primary, status.patroni.switchover is first" 120 switched first "$replica"
+comment "switched over in $(elapsed "$start") s"
+check "a Failover to targetInstance $primary_instance" 0 spec_patch \
+	"{\"spec\":{\"patroni\":{\"switchover\":{\"type\":\"Failover\",\"targetInstance\":\"$primary_instance\"}}}}"
+start=$(now)
+check "kubectl annotate postgrescluster kiwi $L/trigger-switchover=second" 0 \
+	kn annotate postgrescluster kiwi --overwrite "$L/trigger-switchover=second"
+check "the former primary leads again, status.patroni.switchover is second" 120 switched second "$primary"
+comment "failed over in $(elapsed "$start") s"
+check "no pod was recreated, the rows are there" 0 eval '[ "$(kn get pods -l "$L/cluster=kiwi,$L/instance" \
+	-o jsonpath="{.items[*].metadata.uid}")" = "$uids" ] && [ "$(pgx -c "SELECT count(*) FROM fruit")" = 501 ]'
 
 # --- a parameter that needs a restart ----------------------------------------------
 

@@ -189,9 +189,6 @@ static json_t *tableProblems(const ClusterField *fields, size_t count)
             const char *close = strstr(key, "\"]");
             if (close == NULL || close[2] != '\0' || close == key || memchr(key, '"', (size_t)(close - key)) != NULL)
                 json_array_append_new(problems, json_sprintf("%s: not metadata.annotations[\"<key>\"]", field->path));
-            if (!isReportable(field))
-                json_array_append_new(problems,
-                                      json_sprintf("%s: an annotation entry must be reportable", field->path));
             continue;
         }
         const json_t *crdPath = json_object_get(crdPaths, field->path);
@@ -343,6 +340,7 @@ static void testCheckerFindsBreaks(void **state)
             copy[fieldIdx].when = fieldWhenEnabled;
             assert_true(problemsMention(copy, count, "spec.standby: the table takes enabled to default to false"));
         } else if (strcmp(path, "spec.patroni.switchover") == 0) {
+            copy[fieldIdx].status = fieldNotActedOn; /* the rule is checked for reportable entries */
             copy[fieldIdx].when = fieldUnlessDisabled;
             assert_true(problemsMention(copy, count, "spec.patroni.switchover: the table takes enabled"));
         } else if (strcmp(path, "spec.databaseInitSQL") == 0) {
@@ -368,7 +366,7 @@ static void testStatuses(void **state)
         const char *path;
         ClusterFieldStatus status;
     } expected[] = {
-        {"metadata.annotations[\"postgres-operator.crunchydata.com/trigger-switchover\"]", fieldNotActedOn},
+        {"metadata.annotations[\"postgres-operator.crunchydata.com/trigger-switchover\"]", fieldActedOn},
         {"spec.standby", fieldActedOn},
         {"spec.dataSource.postgresCluster", fieldDescend},
         {"spec.dataSource.postgresCluster.options", fieldActedOn},
@@ -482,18 +480,17 @@ static void testActedOnReportsNothing(void **state)
 static void testReported(void **state)
 {
     (void)state;
-    assertReport(
-        CLUSTER_HEAD ", \"annotations\": {\"postgres-operator.crunchydata.com/trigger-switchover\": \"1\"}},"
-                     " \"spec\": {" INSTANCES ","
-                     " \"proxy\": {\"pgBouncer\": {}},"
-                     " \"monitoring\": {\"pgmonitor\": {\"exporter\": {}}},"
-                     " \"shutdown\": true, \"paused\": false,"
-                     " \"backups\": {\"pgbackrest\": {\"repos\": [{\"name\": \"repo1\", \"volume\": {}},"
-                     "  {\"name\": \"repo2\", \"volume\": {}, \"schedules\": {\"full\": \"0 1 * * 0\"}}]}},"
-                     " \"standby\": {\"enabled\": true, \"repoName\": \"repo1\"},"
-                     " \"dataSource\": {\"postgresCluster\": {\"clusterName\": \"rhino\", \"repoName\": \"repo1\"}}}}",
-        "{\"notActedOn\": [\"metadata.annotations[\\\"postgres-operator.crunchydata.com/trigger-switchover\\\"]\","
-        " \"spec.monitoring\"], \"dataElsewhere\": []}");
+    assertReport(CLUSTER_HEAD
+                 ", \"annotations\": {\"postgres-operator.crunchydata.com/trigger-switchover\": \"1\"}},"
+                 " \"spec\": {" INSTANCES ","
+                 " \"proxy\": {\"pgBouncer\": {}},"
+                 " \"monitoring\": {\"pgmonitor\": {\"exporter\": {}}},"
+                 " \"shutdown\": true, \"paused\": false,"
+                 " \"backups\": {\"pgbackrest\": {\"repos\": [{\"name\": \"repo1\", \"volume\": {}},"
+                 "  {\"name\": \"repo2\", \"volume\": {}, \"schedules\": {\"full\": \"0 1 * * 0\"}}]}},"
+                 " \"standby\": {\"enabled\": true, \"repoName\": \"repo1\"},"
+                 " \"dataSource\": {\"postgresCluster\": {\"clusterName\": \"rhino\", \"repoName\": \"repo1\"}}}}",
+                 "{\"notActedOn\": [\"spec.monitoring\"], \"dataElsewhere\": []}");
 
     /* The other reportable fields, each with a value that asks for something. */
     assertReport(CLUSTER_HEAD
@@ -511,7 +508,7 @@ static void testReported(void **state)
                  "{\"notActedOn\": [\"spec.backups.pgbackrest.repoHost.sshSecret\","
                  " \"spec.backups.pgbackrest.restore.clusterName\", \"spec.backups.snapshots\","
                  " \"spec.databaseInitSQL\","
-                 " \"spec.patroni.switchover\", \"spec.postGISVersion\", \"spec.userInterface\"],"
+                 " \"spec.postGISVersion\", \"spec.userInterface\"],"
                  " \"dataElsewhere\": [\"spec.dataSource.pgbackrest\", \"spec.dataSource.volumes\"]}");
 
     /* An array of sets, the second one reporting. */

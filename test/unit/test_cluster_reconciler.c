@@ -617,6 +617,78 @@ static void testNoBackupsStatusCreated(void **state)
     json_decref(pgbackrest);
 }
 
+/* --- a switchover on request --- */
+
+/* hippo (two instances) with the annotation trigger-switchover=one, spec.patroni.switchover {enabled, type}, and
+ * status (a JSON object, or NULL). */
+static const char *switchoverCluster(ReconcilerFixture *fixture, const char *type, const char *status)
+{
+    const char *cluster = clusterWith(
+        fixture, memCtxPrintf(fixture->ctx, "\"patroni\":{\"switchover\":{\"enabled\":true,\"type\":\"%s\"}},", type),
+        status);
+    return memCtxPrintf(fixture->ctx,
+                        "%.*s\"annotations\":{\"postgres-operator.crunchydata.com/trigger-switchover\":"
+                        "\"one\"},%s",
+                        (int)(strstr(cluster, "\"finalizers\"") - cluster), cluster, strstr(cluster, "\"finalizers\""));
+}
+
+/* The leader's Pod with Patroni's member record on timeline. */
+static FakeApiRoute leaderPodRoute(ReconcilerFixture *fixture, const char *instance, int timeline)
+{
+    const char *pod = podItem(fixture, instance);
+    const char *annotated = memCtxPrintf(fixture->ctx,
+                                         "%.*s,\"annotations\":{\"status\":\"{\\\"role\\\":\\\"primary\\\","
+                                         "\\\"timeline\\\":%d}\"}}}",
+                                         (int)(strlen(pod) - 2), pod, timeline);
+    return (FakeApiRoute){"GET", "/pods?", "200 OK", listOf(fixture, annotated)};
+}
+
+/* A new trigger value: the primary's timeline is recorded and Patroni's failover key names the primary as leader. */
+static void testSwitchoverRequested(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *leader = fixture->instances[1];
+    const FakeApiRoute routes[] = {leaderPodRoute(fixture, leader, 3)};
+    const char *statefulSets = memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, fixture->instances[0]),
+                                            statefulSetItem(fixture, leader));
+    reconcileOnce(fixture, routes, 1, switchoverCluster(fixture, "Switchover", NULL), statefulSets,
+                  runningLeaderItem(fixture, memCtxPrintf(fixture->ctx, "%s-0", leader)));
+    char *body = fakeApiBody(fixture->record, "PATCH", "/endpoints/" RECONCILER_CLUSTER "-ha-failover");
+    if (body == NULL)
+        fail_msg("no failover key; requests:\n%s", fixture->record);
+    json_t *key = harnessJson(body);
+    free(body);
+    const json_t *annotations = json_object_get(json_object_get(key, "metadata"), "annotations");
+    assert_string_equal(json_string_value(json_object_get(annotations, "leader")),
+                        memCtxPrintf(fixture->ctx, "%s-0", leader));
+    assert_null(json_object_get(annotations, "member"));
+    json_decref(key);
+    json_t *status = statusPatch(fixture);
+    const json_t *patroni = json_object_get(status, "patroni");
+    assert_int_equal(json_integer_value(json_object_get(patroni, "switchoverTimeline")), 3);
+    assert_null(json_object_get(patroni, "switchover"));
+    json_decref(status);
+}
+
+/* The primary on a later timeline than recorded: the trigger is carried out, nothing more is asked of Patroni. */
+static void testSwitchoverDone(void **state)
+{
+    ReconcilerFixture *fixture = *state;
+    const char *leader = fixture->instances[0];
+    const FakeApiRoute routes[] = {leaderPodRoute(fixture, leader, 4)};
+    const char *statefulSets = memCtxPrintf(fixture->ctx, "%s,%s", statefulSetItem(fixture, fixture->instances[0]),
+                                            statefulSetItem(fixture, fixture->instances[1]));
+    reconcileOnce(fixture, routes, 1,
+                  switchoverCluster(fixture, "Failover", "{\"patroni\":{\"switchoverTimeline\":3}}"), statefulSets,
+                  runningLeaderItem(fixture, memCtxPrintf(fixture->ctx, "%s-0", leader)));
+    assert_int_equal(fakeApiCount(fixture->record, "PATCH", "/endpoints/" RECONCILER_CLUSTER "-ha-failover"), 0);
+    json_t *status = statusPatch(fixture);
+    const json_t *patroni = json_object_get(status, "patroni");
+    assert_string_equal(json_string_value(json_object_get(patroni, "switchover")), "one");
+    assert_true(json_is_null(json_object_get(patroni, "switchoverTimeline")));
+    json_decref(status);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +707,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(testStartedForgetsStartupInstance, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testNoBackupsStatusEmpty, setUp, tearDown),
         cmocka_unit_test_setup_teardown(testNoBackupsStatusCreated, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testSwitchoverRequested, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(testSwitchoverDone, setUp, tearDown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,19 +112,20 @@ char *runCopy(ClusterRun *run, const char *text)
 
 /* A pass, in order. The name of each entry is the stage a failure's condition names ("<name>Failed"). */
 static const ClusterStage clusterStages[] = {
-    {"Spec", stageSpec},          /* the model; fields not acted on; a cluster waiting for its data goes to Status */
-    {"Build", stageBuild},        /* every intent, from the model and the cache */
-    {"Build", stageFinalizer},    /* ours, when the cluster lacks it (a failure is reported as the build's) */
-    {"Apply", stageApply},        /* every intent the cache lacks; skips the next unless it wrote the root CA */
-    {"Apply", stageRootOwner},    /* our owner reference on the shared root CA Secret */
-    {"Restore", stageRestore},    /* an in-place restore's deletions (restore.c) */
-    {"Patroni", stageDcs},        /* Patroni's dynamic configuration */
-    {"Prune", stagePrune},        /* surplus instances (while Patroni has a leader); skips the next when it does */
-    {"Rollout", stageRollout},    /* one step of the rolling update */
-    {"Users", stageUsersRun},     /* the users' SQL over libpq; goes on by itself */
-    {"Proxy", stageProxyKeys},    /* the users' Secrets rid of PgBouncer's keys no longer wanted (pgbouncer.c) */
-    {"Proxy", stageProxySql},     /* the SQL behind PgBouncer's auth_query; goes to Status by itself */
-    {"Status", stageStatusWrite}, /* the status, also after a failure; then the reconcile ends */
+    {"Spec", stageSpec},             /* the model; fields not acted on; a cluster waiting for its data goes to Status */
+    {"Build", stageBuild},           /* every intent, from the model and the cache */
+    {"Build", stageFinalizer},       /* ours, when the cluster lacks it (a failure is reported as the build's) */
+    {"Apply", stageApply},           /* every intent the cache lacks; skips the next unless it wrote the root CA */
+    {"Apply", stageRootOwner},       /* our owner reference on the shared root CA Secret */
+    {"Restore", stageRestore},       /* an in-place restore's deletions (restore.c) */
+    {"Patroni", stageDcs},           /* Patroni's dynamic configuration */
+    {"Prune", stagePrune},           /* surplus instances (while Patroni has a leader); skips the next when it does */
+    {"Switchover", stageSwitchover}, /* a change of primary the annotation trigger-switchover asks for */
+    {"Rollout", stageRollout},       /* one step of the rolling update */
+    {"Users", stageUsersRun},        /* the users' SQL over libpq; goes on by itself */
+    {"Proxy", stageProxyKeys},       /* the users' Secrets rid of PgBouncer's keys no longer wanted (pgbouncer.c) */
+    {"Proxy", stageProxySql},        /* the SQL behind PgBouncer's auth_query; goes to Status by itself */
+    {"Status", stageStatusWrite},    /* the status, also after a failure; then the reconcile ends */
 };
 
 /* A cluster being deleted (it has our finalizer). A failure goes to the status stage, as in a pass. */

@@ -11,40 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Patroni's failover key: Endpoints <cluster>-ha-failover. */
-static void failoverName(const ClusterModel *model, char name[NAMING_NAME_SIZE])
-{
-    namingClusterObject(model->name, NAMING_HA_FAILOVER, name);
-}
-
-/* Asks Patroni for a switchover from the primary's Pod to the candidate's through its failover key (Endpoints
- * <cluster>-ha-failover, annotations leader and member), as `patronictl switchover` does when it cannot reach the
- * REST API. The leader demotes itself on its next cycle if the candidate is healthy, then clears the key. */
-static bool runSwitchover(ClusterRun *run, const char *primaryPod, const char *candidatePod, bool *sent, Err *err)
-{
-    char name[NAMING_NAME_SIZE], scope[NAMING_NAME_SIZE];
-    failoverName(&run->model, name);
-    namingClusterObject(run->model.name, NAMING_HA, scope);
-    json_t *labels = json_pack("{s:s, s:s}", CLUSTER_LABEL_CLUSTER, run->model.name, CLUSTER_LABEL_PATRONI, scope);
-    json_t *object = labels == NULL ? NULL : clusterObjectNew(&run->model, "v1", "Endpoints", name, labels);
-    json_decref(labels);
-    if (object == NULL ||
-        json_object_set_new(json_object_get(object, "metadata"), "annotations",
-                            json_pack("{s:s, s:s}", "leader", primaryPod, "member", candidatePod)) != 0) {
-        json_decref(object);
-        return errSet(err, errOutOfMemory, "cannot build the switchover request");
-    }
-    const json_t *cached = reconcilerLookup(run->reconciler, "Endpoints", run->model.namespace, name);
-    KubeRequest request;
-    *sent = clusterApplyNeeded(object, cached);
-    bool ok =
-        !*sent || (kubeRequestApply(run->reconcile->ctx, &clusterWatches[kindEndpoints].resource, run->model.namespace,
-                                    name, kubeSubresourceNone, CLUSTER_FIELD_MANAGER, object, &request, err) &&
-                   runSend(run, apiVerbPatch, &request, false, err));
-    json_decref(object);
-    return ok;
-}
-
 /* Rolling update (rollout.h): at most one step per reconcile; the Pods' and StatefulSets' events bring the next. */
 StageResult stageRollout(ClusterRun *run)
 {
@@ -72,14 +38,7 @@ StageResult stageRollout(ClusterRun *run)
                 .pod = reconcilerLookup(run->reconciler, "Pod", model->namespace, podName),
             };
     }
-    /* A switchover asked for and not done yet: Patroni's failover key still names someone. */
-    char failover[NAMING_NAME_SIZE];
-    failoverName(model, failover);
-    const json_t *failoverAnnotations = json_object_get(
-        json_object_get(reconcilerLookup(run->reconciler, "Endpoints", model->namespace, failover), "metadata"),
-        "annotations");
-    bool switchoverPending = json_string_length(json_object_get(failoverAnnotations, "leader")) > 0 ||
-                             json_string_length(json_object_get(failoverAnnotations, "member")) > 0;
+    bool switchoverPending = runFailoverPending(run); /* asked for and not done yet */
     ClusterRolloutStep step = clusterRolloutNext(members, count, primary < count ? primary : count, switchoverPending);
     const char *podName = NULL;
     char message[700];
@@ -104,7 +63,7 @@ StageResult stageRollout(ClusterRun *run)
             snprintf(message, sizeof(message), "switching over from %s to %s to update or restart the primary",
                      primaryPod, podName);
             bool sent = false;
-            ok = runSwitchover(run, primaryPod, podName, &sent, &err);
+            ok = runFailoverKey(run, primaryPod, podName, &sent, &err);
             if (ok && sent)
                 runEvent(run, eventNormal, "RollingUpdate", message);
             break;

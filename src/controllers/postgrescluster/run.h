@@ -7,6 +7,7 @@
  *     delete.c    stageFinalizer; the deletion: stageDeleting, stageRemoveFinalizer
  *     dcs.c       stageDcs: Patroni's dynamic configuration
  *     prune.c     stagePrune: what the cluster controls but no longer wants
+ *     switchover.c stageSwitchover: a change of primary on request (trigger-switchover); Patroni's failover key
  *     rolling.c   stageRollout: the rolling update's next step (rollout.h decides it)
  *     restore.c   stageRestore: a clone's source and an in-place restore's steps (runDataSource, runRestorePlan)
  *     shutdown.c  no stage: which instances run while the cluster shuts down or starts again (runPowerPlan)
@@ -150,8 +151,11 @@ struct ClusterRun {
     json_t *conditions; /* this pass's own conditions (failure, fields not acted on, waiting), beside pgBackRest's */
     RunRestore restore; /* restore.c */
     bool powerDecided;  /* shutdown.c: runPowerPlan ran this pass */
-    bool paused;        /* spec.paused: nothing applied, the status says so alone */
-    int64_t requeueMs;  /* a pass that ends well comes back after this long (0: only on a change) */
+    const char *switchoverDone; /* switchover.c: the trigger value carried out this pass, or NULL */
+    bool switchoverAsked;       /* switchover.c: a new request was sent; its primary's timeline: */
+    int64_t switchoverTimeline;
+    bool paused;       /* spec.paused: nothing applied, the status says so alone */
+    int64_t requeueMs; /* a pass that ends well comes back after this long (0: only on a change) */
     char pgbouncerRevision[CLUSTER_PGBOUNCER_REVISION_SIZE]; /* PgBouncer's SQL just installed, or "" */
     bool pgbouncerRemoved;                                   /* PgBouncer's SQL just removed */
 };
@@ -226,6 +230,16 @@ bool runDataSource(ClusterRun *run, bool *wait, Err *err) MUST_CHECK;
 bool runRestorePlan(ClusterRun *run, Err *err) MUST_CHECK;
 bool runRestoreStatus(ClusterRun *run, json_t *status, json_t *conditions) MUST_CHECK;
 
+/* --- switchover.c: a change of primary on request, and Patroni's failover key --- */
+
+/* Asks Patroni, through its failover key, to hand the primary over: from leaderPod (NULL: a failover, whoever leads)
+ * to candidatePod (NULL: the healthiest replica). *sent: the key was not already so. */
+bool runFailoverKey(ClusterRun *run, const char *leaderPod, const char *candidatePod, bool *sent, Err *err) MUST_CHECK;
+/* Whether Patroni's failover key still names a leader or a candidate: a request not done yet. */
+bool runFailoverPending(const ClusterRun *run);
+/* The switchover's part of the status (status.patroni.switchover, switchoverTimeline); false when out of memory. */
+bool runSwitchoverStatus(const ClusterRun *run, json_t *status) MUST_CHECK;
+
 /* --- shutdown.c: spec.shutdown and the start after it --- */
 
 /* Decides model.power for the pass, after the instances and the restore (a restore's startup rule wins). */
@@ -253,6 +267,7 @@ StageResult stageRootOwner(ClusterRun *run);
 StageResult stageRestore(ClusterRun *run);
 StageResult stageDcs(ClusterRun *run);
 StageResult stagePrune(ClusterRun *run);
+StageResult stageSwitchover(ClusterRun *run);
 StageResult stageRollout(ClusterRun *run);
 StageResult stageUsersRun(ClusterRun *run);
 StageResult stageProxyKeys(ClusterRun *run);

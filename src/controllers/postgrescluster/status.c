@@ -266,6 +266,7 @@ StageResult stageStatusWrite(ClusterRun *run)
         ok = statusPgBackRestEmpty(json_object_get(current, "pgbackrest"), status, &emptied);
     ok = ok && runRestoreStatus(run, status, wanted);                         /* restore.c: its part of both */
     ok = ok && runPowerStatus(run, status);                                   /* shutdown.c */
+    ok = ok && runSwitchoverStatus(run, status);                              /* switchover.c */
     ok = ok && (!run->modelReady || runPgBouncerStatus(run, status, wanted)); /* pgbouncer.c: its part of both */
     json_t *conditions = ok ? conditionsMerged(currentConditions, wanted) : NULL;
     json_decref(wanted);
