@@ -202,28 +202,6 @@ check "the repository host runs and the CronJob is not suspended" 120 \
 	eval '[ "$(kn get statefulset kiwi-repo-host -o jsonpath={.status.readyReplicas})" = 1 ] &&
 		[ "$(kn get cronjob kiwi-repo1-full -o jsonpath={.spec.suspend})" = false ]'
 
-# --- pause ---------------------------------------------------------------------------
-
-paused() {
-	echo "Progressing: $(condition Progressing status) $(condition Progressing reason): $(condition Progressing message)"
-	[ "$(condition Progressing status)" = False ] && [ "$(condition Progressing reason)" = Paused ] &&
-		[ "$(condition Progressing message)" = "No spec changes will be applied and no other statuses will be updated." ]
-}
-labelled() { [ "$(kn get statefulset "$primary_instance" -o jsonpath="{.metadata.labels.fruit}")" = kiwi ]; }
-check "kubectl patch postgrescluster/kiwi --type merge --patch '{\"spec\":{\"paused\": true}}'" 0 \
-	spec_patch '{"spec":{"paused": true}}'
-check "Progressing False, reason Paused, PGO's message" 60 paused
-generation=$(status_of .observedGeneration)
-check "a change while paused: spec.metadata.labels fruit=kiwi" 0 spec_patch '{"spec":{"metadata":{"labels":{"fruit":"kiwi"}}}}'
-sleep 15
-check "the change is not applied, status.observedGeneration stays" 0 \
-	eval '! labelled && [ "$(status_of .observedGeneration)" = "$generation" ]'
-check "kubectl patch postgrescluster/kiwi --type merge --patch '{\"spec\":{\"paused\": false}}'" 0 \
-	spec_patch '{"spec":{"paused": false}}'
-check "the change is applied and Progressing is no longer Paused" 60 \
-	eval 'labelled && [ "$(condition Progressing reason)" != Paused ]'
-check "kiwi is Ready with its rows" 120 eval 'instances_ready kiwi 2 && [ "$(pgx -c "SELECT count(*) FROM fruit")" = 501 ]'
-
 # --- a switchover and a failover on request --------------------------------------
 
 uids=$(kn get pods -l "$L/cluster=kiwi,$L/instance" -o jsonpath='{.items[*].metadata.uid}')
@@ -248,6 +226,28 @@ check "the former primary leads again, status.patroni.switchover is second" 120 
 comment "failed over in $(elapsed "$start") s"
 check "no pod was recreated, the rows are there" 0 eval '[ "$(kn get pods -l "$L/cluster=kiwi,$L/instance" \
 	-o jsonpath="{.items[*].metadata.uid}")" = "$uids" ] && [ "$(pgx -c "SELECT count(*) FROM fruit")" = 501 ]'
+
+# --- pause ---------------------------------------------------------------------------
+
+paused() {
+	echo "Progressing: $(condition Progressing status) $(condition Progressing reason): $(condition Progressing message)"
+	[ "$(condition Progressing status)" = False ] && [ "$(condition Progressing reason)" = Paused ] &&
+		[ "$(condition Progressing message)" = "No spec changes will be applied and no other statuses will be updated." ]
+}
+labelled() { [ "$(kn get statefulset "$primary_instance" -o jsonpath="{.metadata.labels.fruit}")" = kiwi ]; }
+check "kubectl patch postgrescluster/kiwi --type merge --patch '{\"spec\":{\"paused\": true}}'" 0 \
+	spec_patch '{"spec":{"paused": true}}'
+check "Progressing False, reason Paused, PGO's message" 60 paused
+generation=$(status_of .observedGeneration)
+check "a change while paused: spec.metadata.labels fruit=kiwi" 0 spec_patch '{"spec":{"metadata":{"labels":{"fruit":"kiwi"}}}}'
+sleep 15
+check "the change is not applied, status.observedGeneration stays" 0 \
+	eval '! labelled && [ "$(status_of .observedGeneration)" = "$generation" ]'
+check "kubectl patch postgrescluster/kiwi --type merge --patch '{\"spec\":{\"paused\": false}}'" 0 \
+	spec_patch '{"spec":{"paused": false}}'
+check "the change is applied and Progressing is no longer Paused" 60 \
+	eval 'labelled && [ "$(condition Progressing reason)" != Paused ]'
+check "kiwi is Ready with its rows" 120 eval 'instances_ready kiwi 2 && [ "$(pgx -c "SELECT count(*) FROM fruit")" = 501 ]'
 
 # --- a parameter that needs a restart ----------------------------------------------
 
