@@ -122,7 +122,7 @@ dpsql() {
 
 require_cluster
 check "the operator image and $IMAGE are in the cluster's containerd" 0 images_present
-check "the PgBouncer image $PGBOUNCER_IMAGE is in the cluster's containerd" 0 \
+check "the PgBouncer image $PGBOUNCER_IMAGE is in the cluster's containerd" 30 \
 	eval "ctr --address '$CONTAINERD_SOCK' -n k8s.io images ls -q | grep -qxF '$PGBOUNCER_IMAGE'"
 kn delete postgrescluster bouncy --ignore-not-found --wait=true --timeout=180s >/dev/null 2>&1
 uninstall_operator
