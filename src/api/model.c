@@ -122,3 +122,11 @@ const ClusterInstanceSet *clusterModelSetOf(const ClusterModel *model, const cha
             return &model->sets[setIdx];
     return NULL;
 }
+
+bool clusterModelHasInstance(const ClusterModel *model, const char *name)
+{
+    for (size_t instIdx = 0; name != NULL && instIdx < model->instanceCount; instIdx++)
+        if (strcmp(model->instances[instIdx].name, name) == 0)
+            return true;
+    return false;
+}

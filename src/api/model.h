@@ -125,6 +125,9 @@ typedef const char *ClusterImageFn(void *arg, const char *name);
 bool clusterModelFromSpec(MemCtx *ctx, const json_t *cluster, ClusterImageFn *images, void *imagesArg,
                           ClusterModel *model, Err *err) MUST_CHECK;
 
+/* Whether name (may be NULL) is one of model's instances. */
+bool clusterModelHasInstance(const ClusterModel *model, const char *name);
+
 /* The set an instance name belongs to ("<cluster>-<set>-xxxx"), or NULL. */
 const ClusterInstanceSet *clusterModelSetOf(const ClusterModel *model, const char *instanceName);
 

@@ -7,14 +7,6 @@
 #include <string.h>
 
 /* Whether name is the name of one of the model's instances. */
-static bool modelHasInstance(const ClusterModel *model, const char *name)
-{
-    for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++)
-        if (strcmp(model->instances[instIdx].name, name) == 0)
-            return true;
-    return false;
-}
-
 /* Prune: what the cluster controls but no longer wants. The objects of instances beyond the sets' replicas
  * (StatefulSet, its PVCs, ConfigMap and certificate Secret, all labelled with the instance), PodDisruptionBudgets of
  * sets that no longer need one, the Secrets of users no longer in spec.users, pgBackRest's Jobs it is done with and
@@ -39,8 +31,8 @@ StageResult stagePrune(ClusterRun *run)
             const char *role = labelOf(entry->object, CLUSTER_LABEL_ROLE);
             /* Instances go only while Patroni has a leader, and the leader's never: a set renamed or emptied keeps
              * it until Patroni has another leader (a switchover to the new instances is for the user to start). */
-            bool surplusInstance = instance != NULL && model->primary != NULL && !modelHasInstance(model, instance) &&
-                                   strcmp(instance, model->primary) != 0;
+            bool surplusInstance = instance != NULL && model->primary != NULL &&
+                                   !clusterModelHasInstance(model, instance) && strcmp(instance, model->primary) != 0;
             bool staleUser = kinds[kindIdx] == kindSecret && role != NULL && strcmp(role, "pguser") == 0 &&
                              !intended(run->objects, "Secret", entry->name);
             bool stalePdb = kinds[kindIdx] == kindPdb && !intended(run->objects, "PodDisruptionBudget", entry->name);

@@ -239,22 +239,14 @@ static const char *firstInstance(const ClusterModel *model)
     return model->instanceCount > 0 ? model->instances[0].name : NULL;
 }
 
-static bool modelHasInstance(const ClusterModel *model, const char *name)
-{
-    for (size_t instIdx = 0; name != NULL && instIdx < model->instanceCount; instIdx++)
-        if (strcmp(model->instances[instIdx].name, name) == 0)
-            return true;
-    return false;
-}
-
 /* The startup instance: the one the status recorded while it is still an instance, else preferred (may be NULL),
  * else the first. */
 static const char *startupInstance(const ClusterRun *run, const char *preferred, bool keepRecorded)
 {
     const char *recorded = stringAt(statusOf(run), "startupInstance");
-    if (keepRecorded && modelHasInstance(&run->model, recorded))
+    if (keepRecorded && clusterModelHasInstance(&run->model, recorded))
         return recorded;
-    if (modelHasInstance(&run->model, preferred))
+    if (clusterModelHasInstance(&run->model, preferred))
         return preferred;
     return firstInstance(&run->model);
 }

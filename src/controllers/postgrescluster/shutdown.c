@@ -24,13 +24,10 @@ static const char *statusString(const ClusterRun *run, const char *key)
     return json_string_value(json_object_get(json_object_get(run->cluster, "status"), key));
 }
 
-/* The instance named name when the model has it, else NULL. */
+/* name when the model has that instance, else NULL. */
 static const char *modelInstance(const ClusterModel *model, const char *name)
 {
-    for (size_t instIdx = 0; name != NULL && instIdx < model->instanceCount; instIdx++)
-        if (strcmp(model->instances[instIdx].name, name) == 0)
-            return model->instances[instIdx].name;
-    return NULL;
+    return clusterModelHasInstance(model, name) ? name : NULL;
 }
 
 /* Whether a Pod of one of the cluster's instances other than except is cached. */

@@ -79,14 +79,6 @@ static int64_t primaryTimeline(const ClusterRun *run, const char *primaryPod)
     return value;
 }
 
-static bool modelHasInstance(const ClusterModel *model, const char *name)
-{
-    for (size_t instIdx = 0; instIdx < model->instanceCount; instIdx++)
-        if (strcmp(model->instances[instIdx].name, name) == 0)
-            return true;
-    return false;
-}
-
 static const json_t *patroniStatus(const ClusterRun *run)
 {
     return json_object_get(json_object_get(run->cluster, "status"), "patroni");
@@ -109,7 +101,7 @@ static bool switchoverStep(ClusterRun *run, const json_t *request, const char *t
         runEvent(run, eventWarning, "SwitchoverRefused", message);
         return true;
     }
-    if (target != NULL && !modelHasInstance(model, target)) {
+    if (target != NULL && !clusterModelHasInstance(model, target)) {
         snprintf(message, sizeof(message), "trigger-switchover %s: targetInstance %s is not an instance of the cluster",
                  trigger, target);
         runEvent(run, eventWarning, "SwitchoverRefused", message);
