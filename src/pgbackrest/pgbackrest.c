@@ -250,8 +250,8 @@ bool backupInit(const ClusterModel *model, Backup *b)
      * still in recovery fails). */
     char role[32] = "";
     if (model->primary != NULL) {
-        char pod[BACKUP_NAME_SIZE];
-        snprintf(pod, sizeof(pod), "%s-0", model->primary);
+        char pod[NAMING_NAME_SIZE];
+        namingInstancePod(model->primary, pod);
         clusterPodPatroniRole(backupLookup(model, "Pod", pod), role, sizeof(role));
     }
     b->jobsReady = (b->firstVolume == NULL || b->repoHostReady) && !clusterStandbyOf(model->cluster).enabled &&
